@@ -1,0 +1,275 @@
+//! `dags list|validate|show|next-runs|test` and `tasks test`: in-process
+//! commands on the DAG folder and the state database.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow, bail};
+use chrono::{DateTime, SecondsFormat, Utc};
+use tokio_util::sync::CancellationToken;
+
+use super::{DagsCommand, GraphFormat, table};
+use crate::config::Config;
+use crate::dag::validate::parse_date;
+use crate::dag::{Dag, DagBag};
+use crate::engine::template::{TemplateContext, TemplateVars, secret_values};
+use crate::engine::{DriveOutcome, Engine, EngineError, EngineSettings, RunRequest, SystemClock, default_run_id};
+use crate::executor::{self, TaskContext, TaskLog};
+use crate::model::{RunId, RunState, TaskId};
+use crate::store::{RunType, Store, StoreError};
+
+pub async fn run(command: DagsCommand, config: &Config, env: BTreeMap<String, String>) -> anyhow::Result<i32> {
+    match command {
+        DagsCommand::List => list(config).await,
+        DagsCommand::Validate { path } => validate(path.as_deref().unwrap_or(&config.dags_folder)),
+        DagsCommand::Show { dag_id, format } => {
+            let dag = find_dag(config, &dag_id)?;
+            print!("{}", match format {
+                GraphFormat::Dot => dag.to_dot(),
+                GraphFormat::Mermaid => dag.to_mermaid(),
+            });
+            Ok(0)
+        }
+        DagsCommand::NextRuns { dag_id, n, after } => {
+            let dag = find_dag(config, &dag_id)?;
+            let after = match after {
+                Some(text) => parse_date(&text, dag.timetable.timezone).map_err(|e| anyhow!("--after: {e}"))?,
+                None => Utc::now(),
+            };
+            let runs = dag.timetable.next_runs(after, n);
+            if runs.is_empty() {
+                println!("{dag_id} has no runs at or after {}", iso(after));
+            }
+            for run in runs {
+                println!(
+                    "{}  interval {} → {}  starts {}",
+                    iso(run.logical_date),
+                    iso(run.data_interval.start),
+                    iso(run.data_interval.end),
+                    iso(run.run_after)
+                );
+            }
+            Ok(0)
+        }
+        DagsCommand::Test { dag_id, date, conf } => test_dag(config, env, &dag_id, date.as_deref(), conf.as_deref()).await,
+    }
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn load_bag(folder: &Path) -> anyhow::Result<DagBag> {
+    DagBag::load(folder).with_context(|| format!("cannot read the DAG folder {}", folder.display()))
+}
+
+/// The DAG `dag_id` from the DAG folder, or an error that says why not.
+fn find_dag(config: &Config, dag_id: &str) -> anyhow::Result<Arc<Dag>> {
+    let bag = load_bag(&config.dags_folder)?;
+    if let Some(dag) = bag.dags.get(dag_id) {
+        return Ok(dag.clone());
+    }
+    let mut message = format!("no DAG `{dag_id}` in {}", config.dags_folder.display());
+    let broken: Vec<String> = bag.errors().map(ToString::to_string).collect();
+    if !broken.is_empty() {
+        message.push_str(&format!("; these files failed to load:\n  {}", broken.join("\n  ")));
+    } else if !bag.dags.is_empty() {
+        message.push_str(&format!(" (it has: {})", bag.dags.keys().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")));
+    }
+    Err(anyhow!(message))
+}
+
+async fn list(config: &Config) -> anyhow::Result<i32> {
+    let bag = load_bag(&config.dags_folder)?;
+    let store = Store::open(&config.database).await?;
+    let paused: BTreeMap<String, bool> = store.dags().await?.into_iter().map(|d| (d.dag_id.to_string(), d.is_paused)).collect();
+    let now = Utc::now();
+    let rows: Vec<Vec<String>> = bag
+        .dags
+        .values()
+        .map(|dag| {
+            let next = dag.timetable.next_runs(now, 1).first().map(|r| iso(r.run_after)).unwrap_or_else(|| "-".into());
+            let is_paused = paused.get(dag.dag_id.as_str()).copied().unwrap_or(dag.is_paused_upon_creation);
+            vec![
+                dag.dag_id.to_string(),
+                dag.timetable.schedule.as_ref().map(|s| s.expr().to_string()).unwrap_or_else(|| "None".into()),
+                next,
+                if is_paused { "yes" } else { "no" }.into(),
+                dag.fileloc.display().to_string(),
+            ]
+        })
+        .collect();
+    print!("{}", table::render(&["dag_id", "schedule", "next run", "paused", "file"], &rows));
+    if !bag.import_errors.is_empty() {
+        println!("\nimport errors:");
+        for error in bag.errors() {
+            println!("  {error}");
+        }
+    }
+    Ok(0)
+}
+
+fn validate(path: &Path) -> anyhow::Result<i32> {
+    let bag = load_bag(path)?;
+    for error in bag.errors() {
+        println!("{error}");
+    }
+    let errors = bag.errors().count();
+    let files = bag.import_errors.len();
+    if errors == 0 {
+        println!("{} DAG(s) valid in {}", bag.dags.len(), path.display());
+        Ok(0)
+    } else {
+        println!("{errors} error(s) in {files} file(s); {} DAG(s) valid", bag.dags.len());
+        Ok(1)
+    }
+}
+
+fn logical_date(dag: &Dag, date: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
+    match date {
+        Some(text) => parse_date(text, dag.timetable.timezone).map_err(|e| anyhow!("--date: {e}")),
+        None => Ok(Utc::now()),
+    }
+}
+
+fn engine(config: &Config, store: Store, env: BTreeMap<String, String>) -> Engine {
+    Engine::new(
+        store,
+        Arc::new(SystemClock),
+        EngineSettings { parallelism: config.parallelism, logs_dir: config.logs_folder.clone(), env },
+    )
+}
+
+async fn test_dag(config: &Config, env: BTreeMap<String, String>, dag_id: &str, date: Option<&str>, conf: Option<&str>) -> anyhow::Result<i32> {
+    let dag = find_dag(config, dag_id)?;
+    let logical_date = logical_date(&dag, date)?;
+    let conf: serde_json::Value = match conf {
+        Some(text) => serde_json::from_str(text).map_err(|e| anyhow!("--conf is not valid JSON: {e}"))?,
+        None => serde_json::json!({}),
+    };
+    if !conf.is_object() {
+        bail!("--conf must be a JSON object, like '{{\"records\": 10}}'");
+    }
+    let store = Store::open(&config.database).await?;
+    let engine = engine(config, store.clone(), env);
+    let base = default_run_id(RunType::Manual, logical_date);
+    let mut request = RunRequest {
+        run_id: Some(base.clone()),
+        run_type: RunType::Manual,
+        logical_date,
+        data_interval: dag.timetable.manual_data_interval(logical_date),
+        conf,
+    };
+    // `dags test` twice for one date keeps both runs: the second gets a suffix
+    let mut attempt = 1;
+    let run = loop {
+        match engine.create_run(&dag, &request).await {
+            Ok(run) => break run,
+            Err(EngineError::Store(StoreError::DuplicateRun { .. })) if attempt < 1000 => {
+                attempt += 1;
+                request.run_id = Some(RunId::new(format!("{base}.{attempt}")));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    };
+    println!("running {} / {}", dag.dag_id, run.run_id);
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted: cancelling the run");
+            on_ctrl_c.cancel();
+        }
+    });
+    let outcome = engine.drive(dag.clone(), run.id, cancel, CancellationToken::new()).await?;
+    let tis = store.task_instances(run.id).await?;
+    let rows: Vec<Vec<String>> = tis
+        .iter()
+        .map(|ti| {
+            let duration = match (ti.start_date, ti.end_date) {
+                (Some(start), Some(end)) => format!("{:.3}s", (end - start).num_milliseconds() as f64 / 1000.0),
+                _ => "-".into(),
+            };
+            let error = ti.error.as_deref().unwrap_or("").lines().next().unwrap_or("").chars().take(100).collect();
+            vec![ti.task_id.to_string(), ti.state.to_string(), ti.try_number.to_string(), duration, error]
+        })
+        .collect();
+    print!("{}", table::render(&["task_id", "state", "tries", "duration", "error"], &rows));
+    let state = match outcome {
+        DriveOutcome::Finished(state) => state,
+        DriveOutcome::Interrupted => RunState::Running,
+    };
+    println!("run {} {}: {state}", dag.dag_id, run.run_id);
+    println!("logs: {}", config.logs_folder.join(format!("dag_id={}", dag.dag_id)).join(format!("run_id={}", run.run_id)).display());
+    Ok(if state == RunState::Success { 0 } else { 1 })
+}
+
+pub async fn test_task(config: &Config, env: BTreeMap<String, String>, dag_id: &str, task_id: &str, date: Option<&str>) -> anyhow::Result<i32> {
+    let dag = find_dag(config, dag_id)?;
+    let Some(index) = dag.task_index(task_id) else {
+        let ids: Vec<&str> = dag.tasks.iter().map(|t| t.task_id.as_str()).collect();
+        bail!("DAG `{dag_id}` has no task `{task_id}` (it has: {})", ids.join(", "));
+    };
+    let task = &dag.tasks[index];
+    let logical_date = logical_date(&dag, date)?;
+    let interval = dag.timetable.manual_data_interval(logical_date);
+    let run_id = default_run_id(RunType::Manual, logical_date);
+    let outputs = BTreeMap::new();
+    let conf = serde_json::json!({});
+    let vars = TemplateVars {
+        dag_id,
+        run_id: run_id.as_str(),
+        task_id,
+        try_number: 1,
+        logical_date,
+        data_interval: (interval.start, interval.end),
+        params: &dag.params,
+        conf: &conf,
+        env: &env,
+        outputs: &outputs,
+    };
+    let log = TaskLog::stdout(secret_values(&env));
+    let kind = match TemplateContext::new(&vars).render_kind(&task.kind) {
+        Ok(kind) => kind,
+        Err(message) => {
+            log.line(&format!("task failed: {message}"));
+            return Ok(1);
+        }
+    };
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    let ctx = TaskContext {
+        dag_id: dag.dag_id.clone(),
+        run_id,
+        task_id: TaskId::new(task_id),
+        try_number: 1,
+        log: log.clone(),
+        cancel,
+        http: reqwest::Client::new(),
+        workdir: None,
+    };
+    let work = executor::execute(&kind, &ctx);
+    let result = match task.execution_timeout {
+        Some(timeout) => match tokio::time::timeout(timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(executor::TaskError::failed(format!("timed out after {}s", timeout.as_secs()))),
+        },
+        None => work.await,
+    };
+    match result {
+        Ok(output) => {
+            log.line(&format!("task succeeded; output: {output}"));
+            Ok(0)
+        }
+        Err(err) => {
+            log.line(&format!("task failed: {err}"));
+            Ok(1)
+        }
+    }
+}

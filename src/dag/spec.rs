@@ -1,0 +1,368 @@
+//! The serde mirror of a DAG file: every key, one shape per key, unknown keys
+//! refused. `parse` is the only way in; it reads each task on its own so one
+//! broken task never hides the mistakes in the others.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use super::error::{DagError, suggest};
+use super::source::{Pos, SourceMap};
+
+/// The DAG-level keys of a file (`tasks` is read task by task).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DagSpec {
+    pub dag_id: Option<String>,
+    pub description: Option<String>,
+    pub schedule: Option<String>,
+    pub timezone: Option<String>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub catchup: Option<bool>,
+    pub timetable: Option<TimetableSpec>,
+    pub max_active_runs: Option<u32>,
+    pub max_active_tasks: Option<u32>,
+    pub is_paused_upon_creation: Option<bool>,
+    pub params: Option<serde_json::Map<String, serde_json::Value>>,
+    pub default_args: Option<TaskDefaults>,
+    pub tasks: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimetableSpec {
+    Interval,
+    Trigger,
+}
+
+/// Airflow's `default_args`; every key may also be set on a task, which wins.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskDefaults {
+    pub retries: Option<u32>,
+    pub retry_delay: Option<String>,
+    pub retry_exponential_backoff: Option<bool>,
+    pub max_retry_delay: Option<String>,
+    pub execution_timeout: Option<String>,
+}
+
+/// Airflow's trigger rules: when a task runs, given its upstream tasks' states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerRule {
+    #[default]
+    AllSuccess,
+    AllDone,
+    AllFailed,
+    OneSuccess,
+    OneFailed,
+    NoneFailed,
+}
+
+impl TriggerRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AllSuccess => "all_success",
+            Self::AllDone => "all_done",
+            Self::AllFailed => "all_failed",
+            Self::OneSuccess => "one_success",
+            Self::OneFailed => "one_failed",
+            Self::NoneFailed => "none_failed",
+        }
+    }
+}
+
+/// The keys every task has, whatever its kind.
+#[derive(Debug, Clone)]
+pub struct TaskCommon {
+    pub task_id: String,
+    pub depends_on: Vec<String>,
+    pub trigger_rule: TriggerRule,
+    pub overrides: TaskDefaults,
+}
+
+/// One task as written: its common keys and its kind's keys.
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    /// Position in the file's `tasks` list (for error positions).
+    pub index: usize,
+    pub common: TaskCommon,
+    pub kind: KindSpec,
+}
+
+/// `shell`: a string is run by `bash -c`, a list is run as argv.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum ShellCommand {
+    Script(String),
+    Argv(Vec<String>),
+}
+
+/// Declares a kind: its spec struct and the file struct (common keys + the
+/// kind's keys, unknown keys refused) that serde reads a task of that kind into.
+macro_rules! task_kind {
+    ($spec:ident, $file:ident { $($(#[$meta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+        pub struct $spec {
+            $($(#[$meta])* pub $field: $ty,)*
+        }
+
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct $file {
+            task_id: String,
+            #[allow(dead_code)]
+            kind: String,
+            #[serde(default)]
+            depends_on: Vec<String>,
+            #[serde(default)]
+            trigger_rule: TriggerRule,
+            retries: Option<u32>,
+            retry_delay: Option<String>,
+            retry_exponential_backoff: Option<bool>,
+            max_retry_delay: Option<String>,
+            execution_timeout: Option<String>,
+            $($(#[$meta])* $field: $ty,)*
+        }
+
+        impl $file {
+            fn split(self) -> (TaskCommon, $spec) {
+                let common = TaskCommon {
+                    task_id: self.task_id,
+                    depends_on: self.depends_on,
+                    trigger_rule: self.trigger_rule,
+                    overrides: TaskDefaults {
+                        retries: self.retries,
+                        retry_delay: self.retry_delay,
+                        retry_exponential_backoff: self.retry_exponential_backoff,
+                        max_retry_delay: self.max_retry_delay,
+                        execution_timeout: self.execution_timeout,
+                    },
+                };
+                (common, $spec { $($field: self.$field,)* })
+            }
+        }
+    };
+}
+
+task_kind!(NoopSpec, NoopFile {});
+
+task_kind!(ShellSpec, ShellFile {
+    command: ShellCommand,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    cwd: Option<String>,
+});
+
+task_kind!(HttpSpec, HttpFile {
+    #[serde(default = "default_method")]
+    method: String,
+    url: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    json: Option<serde_json::Value>,
+    #[serde(default)]
+    expect_status: Option<Vec<u16>>,
+});
+
+fn default_method() -> String {
+    "GET".to_string()
+}
+
+/// The kind-specific keys of a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KindSpec {
+    Noop(NoopSpec),
+    Shell(ShellSpec),
+    Http(HttpSpec),
+}
+
+/// Every `kind:` value airless knows.
+pub const KINDS: &[&str] = &["noop", "shell", "http"];
+
+impl KindSpec {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Noop(_) => "noop",
+            Self::Shell(_) => "shell",
+            Self::Http(_) => "http",
+        }
+    }
+}
+
+fn read_task(kind: &str, isolated: &str) -> Option<Result<(TaskCommon, KindSpec), serde_yaml::Error>> {
+    fn read<F: for<'de> Deserialize<'de>>(text: &str) -> Result<F, serde_yaml::Error> {
+        serde_yaml::from_str(text)
+    }
+    Some(match kind {
+        "noop" => read::<NoopFile>(isolated).map(|f| {
+            let (c, s) = f.split();
+            (c, KindSpec::Noop(s))
+        }),
+        "shell" => read::<ShellFile>(isolated).map(|f| {
+            let (c, s) = f.split();
+            (c, KindSpec::Shell(s))
+        }),
+        "http" => read::<HttpFile>(isolated).map(|f| {
+            let (c, s) = f.split();
+            (c, KindSpec::Http(s))
+        }),
+        _ => return None,
+    })
+}
+
+/// What `parse` could read of a file, with every mistake it found.
+#[derive(Debug)]
+pub struct ParsedFile {
+    pub header: Option<DagSpec>,
+    pub tasks: Vec<TaskSpec>,
+    /// How many entries the `tasks` list has, readable or not.
+    pub task_count: usize,
+    pub source: SourceMap,
+    pub errors: Vec<DagError>,
+}
+
+/// Reads a DAG file's text. Syntax errors stop here; otherwise the DAG keys
+/// and each task are read separately and all their mistakes are collected.
+pub fn parse(file: &Path, text: &str) -> ParsedFile {
+    let mut parsed = ParsedFile {
+        header: None,
+        tasks: Vec::new(),
+        task_count: 0,
+        source: SourceMap::default(),
+        errors: Vec::new(),
+    };
+    let document: serde_yaml::Value = match serde_yaml::from_str(text) {
+        Ok(document) => document,
+        Err(err) => {
+            parsed.errors.push(from_serde(file, &err, "this is not valid YAML; check the indentation and quoting around this spot"));
+            return parsed;
+        }
+    };
+    parsed.source = SourceMap::build(text);
+    match serde_yaml::from_str::<DagSpec>(text) {
+        Ok(header) => parsed.header = Some(header),
+        Err(err) => parsed.errors.push(from_serde(file, &err, "")),
+    }
+    let items = match document.get("tasks") {
+        Some(serde_yaml::Value::Sequence(items)) => items.as_slice(),
+        Some(serde_yaml::Value::Null) | None => &[],
+        Some(_) => {
+            parsed.errors.push(
+                DagError::new(file, parsed.source.value("tasks"), "`tasks` must be a list")
+                    .hint("write each task as a `- task_id: …` item under `tasks:`"),
+            );
+            &[]
+        }
+    };
+    parsed.task_count = items.len();
+    for (index, item) in items.iter().enumerate() {
+        match read_one_task(file, text, &parsed.source, index, item) {
+            Ok(task) => parsed.tasks.push(task),
+            Err(err) => parsed.errors.push(err),
+        }
+    }
+    parsed
+}
+
+fn read_one_task(
+    file: &Path,
+    text: &str,
+    source: &SourceMap,
+    index: usize,
+    item: &serde_yaml::Value,
+) -> Result<TaskSpec, DagError> {
+    let path = format!("tasks[{index}]");
+    let name = item
+        .get("task_id")
+        .and_then(|v| v.as_str())
+        .map(|id| format!("task `{id}`"))
+        .unwrap_or_else(|| format!("task #{}", index + 1));
+    let kind = match item.get("kind") {
+        Some(serde_yaml::Value::String(kind)) => kind.as_str(),
+        Some(_) => {
+            return Err(DagError::new(file, source.value(&format!("{path}.kind")), format!("{name}: `kind` must be a name"))
+                .hint(format!("use one of {}", KINDS.join(", "))));
+        }
+        None => {
+            return Err(DagError::new(file, source.value(&path), format!("{name} has no `kind`"))
+                .hint(format!("add `kind:` with one of {}", KINDS.join(", "))));
+        }
+    };
+    let isolated = source
+        .isolate_task(text, index)
+        .unwrap_or_else(|| text.to_string());
+    match read_task(kind, &isolated) {
+        None => {
+            let hint = suggest(kind, KINDS.iter().copied())
+                .unwrap_or_else(|| format!("use one of {}", KINDS.join(", ")));
+            Err(DagError::new(
+                file,
+                source.value(&format!("{path}.kind")),
+                format!("{name}: unknown kind `{kind}`"),
+            )
+            .hint(hint))
+        }
+        Some(Err(err)) => Err(from_serde(file, &err, "").prefixed(&name)),
+        Some(Ok((common, kind))) => Ok(TaskSpec { index, common, kind }),
+    }
+}
+
+impl DagError {
+    fn prefixed(mut self, name: &str) -> Self {
+        self.message = format!("{name}: {}", self.message);
+        self
+    }
+}
+
+/// Turns a serde_yaml error into ours: its position, its message without the
+/// trailing "at line …", and a hint derived from what serde expected.
+fn from_serde(file: &Path, err: &serde_yaml::Error, fallback_hint: &str) -> DagError {
+    let pos = err.location().map(|l| Pos {
+        line: l.line(),
+        column: l.column(),
+    });
+    let full = err.to_string();
+    let message = match full.rfind(" at line ") {
+        Some(cut) => full[..cut].to_string(),
+        None => full,
+    };
+    let hint = serde_hint(&message).or_else(|| (!fallback_hint.is_empty()).then(|| fallback_hint.to_string()));
+    let error = DagError::new(file, pos, message);
+    match hint {
+        Some(hint) => error.hint(hint),
+        None => error,
+    }
+}
+
+/// Hints for serde's stable message shapes: unknown field/variant, missing
+/// field, wrong type.
+fn serde_hint(message: &str) -> Option<String> {
+    let backticked = |s: &str| -> Vec<String> {
+        s.split('`').skip(1).step_by(2).map(str::to_string).collect()
+    };
+    if let Some(at) = message.find("unknown field `").or_else(|| message.find("unknown variant `")) {
+        let names = backticked(&message[at..]);
+        let (got, expected) = names.split_first()?;
+        return Some(
+            suggest(got, expected.iter().map(String::as_str))
+                .unwrap_or_else(|| format!("remove it or use one of: {}", expected.join(", "))),
+        );
+    }
+    if let Some(at) = message.find("missing field `") {
+        let field = backticked(&message[at..]).into_iter().next()?;
+        return Some(format!("add `{field}:`"));
+    }
+    if message.contains("expected a string") {
+        return Some("quote the value, e.g. \"2m\" or \"@daily\"".to_string());
+    }
+    if message.contains("did not match any variant of untagged enum ShellCommand") {
+        return Some("`command` is a string (run by bash -c) or a list of strings (argv)".to_string());
+    }
+    None
+}

@@ -1,0 +1,376 @@
+//! A DAG file's text → a [`Dag`], or every mistake in it at once, each with
+//! its position and what to do. The only place DAG rules are checked.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::error::{DagError, suggest};
+use super::graph::TaskGraph;
+use super::source::SourceMap;
+use super::spec::{self, KindSpec, ParsedFile, ShellCommand, TaskDefaults, TimetableSpec};
+use super::timetable::{CronSchedule, Timetable, TimetableKind};
+use super::{Dag, RetryPolicy, Task, duration};
+use crate::model::{DagId, TaskId};
+
+/// Airflow's defaults for a DAG's concurrency.
+const DEFAULT_MAX_ACTIVE_RUNS: u32 = 16;
+const DEFAULT_MAX_ACTIVE_TASKS: u32 = 16;
+
+/// Reads and validates one DAG file's text. `file` names it in errors and
+/// gives the default `dag_id` (its stem).
+pub fn load(file: &Path, text: &str) -> Result<Dag, Vec<DagError>> {
+    let parsed = spec::parse(file, text);
+    Checker {
+        file,
+        source: &parsed.source,
+        errors: parsed.errors.clone(),
+    }
+    .check(&parsed)
+}
+
+struct Checker<'a> {
+    file: &'a Path,
+    source: &'a SourceMap,
+    errors: Vec<DagError>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
+        let hint = hint.into();
+        let error = DagError::new(self.file, self.source.value(path), message);
+        self.errors.push(if hint.is_empty() { error } else { error.hint(hint) });
+    }
+
+    fn key_error(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
+        let error = DagError::new(self.file, self.source.key(path), message).hint(hint);
+        self.errors.push(error);
+    }
+
+    fn check(mut self, parsed: &ParsedFile) -> Result<Dag, Vec<DagError>> {
+        let Some(header) = &parsed.header else {
+            return Err(self.errors);
+        };
+        let dag_id = match &header.dag_id {
+            Some(id) => id.clone(),
+            None => self
+                .file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        if !is_valid_id(&dag_id) {
+            self.error(
+                "dag_id",
+                format!("dag_id `{dag_id}` has characters Airflow does not allow"),
+                "use letters, digits, `_`, `-` and `.` only",
+            );
+        }
+
+        let timezone = match &header.timezone {
+            None => Tz::UTC,
+            Some(name) => match Tz::from_str(name) {
+                Ok(tz) => tz,
+                Err(_) => {
+                    let hint = suggest(name, chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()))
+                        .unwrap_or_else(|| "use an IANA name such as UTC, Europe/London or America/New_York".to_string());
+                    self.error("timezone", format!("unknown timezone `{name}`"), hint);
+                    Tz::UTC
+                }
+            },
+        };
+
+        let schedule = header.schedule.as_deref().and_then(|expr| match CronSchedule::parse(expr) {
+            Ok(schedule) => Some(schedule),
+            Err(err) => {
+                self.error(
+                    "schedule",
+                    err.to_string(),
+                    "write 5 fields (minute hour day-of-month month day-of-week), a preset (@hourly @daily @weekly @monthly @yearly) or null",
+                );
+                None
+            }
+        });
+        let start_date = header.start_date.as_deref().and_then(|text| self.date("start_date", text, timezone));
+        let end_date = header.end_date.as_deref().and_then(|text| self.date("end_date", text, timezone));
+        if header.schedule.is_some() && header.start_date.is_none() {
+            self.key_error(
+                "schedule",
+                "a scheduled DAG needs a start_date",
+                "add `start_date: 2024-01-01` (in the DAG's timezone), or set `schedule: null` for manual runs only",
+            );
+        }
+        if let (Some(start), Some(end)) = (start_date, end_date)
+            && end < start
+        {
+            self.error("end_date", "end_date is before start_date", "move end_date after start_date or remove it");
+        }
+        for (key, value) in [("max_active_runs", header.max_active_runs), ("max_active_tasks", header.max_active_tasks)] {
+            if value == Some(0) {
+                self.error(key, format!("{key} must be at least 1"), "set it to 1 or more, or remove it for the default of 16");
+            }
+        }
+        let defaults = header.default_args.clone().unwrap_or_default();
+        self.check_durations("default_args", &defaults);
+
+        if parsed.task_count == 0 && parsed.errors.is_empty() {
+            self.key_error(
+                "tasks",
+                "the DAG has no tasks",
+                "add a `tasks:` list with at least one `- task_id: … kind: …` entry",
+            );
+        }
+
+        let tasks = self.tasks(parsed, &defaults);
+        let graph = self.graph(parsed);
+
+        if !self.errors.is_empty() {
+            return Err(self.errors);
+        }
+        let (Some(tasks), Some(graph)) = (tasks, graph) else {
+            return Err(self.errors);
+        };
+        Ok(Dag {
+            dag_id: DagId::new(dag_id),
+            description: header.description.clone(),
+            fileloc: self.file.to_path_buf(),
+            timetable: Timetable {
+                schedule,
+                kind: match header.timetable.unwrap_or(TimetableSpec::Interval) {
+                    TimetableSpec::Interval => TimetableKind::Interval,
+                    TimetableSpec::Trigger => TimetableKind::Trigger,
+                },
+                timezone,
+                start_date,
+                end_date,
+                catchup: header.catchup.unwrap_or(false),
+            },
+            max_active_runs: header.max_active_runs.unwrap_or(DEFAULT_MAX_ACTIVE_RUNS),
+            max_active_tasks: header.max_active_tasks.unwrap_or(DEFAULT_MAX_ACTIVE_TASKS),
+            is_paused_upon_creation: header.is_paused_upon_creation.unwrap_or(false),
+            params: header.params.clone().unwrap_or_default(),
+            tasks,
+            graph,
+        })
+    }
+
+    fn date(&mut self, key: &str, text: &str, tz: Tz) -> Option<DateTime<Utc>> {
+        match parse_date(text, tz) {
+            Ok(date) => Some(date),
+            Err(message) => {
+                self.error(key, message, "write a date like 2024-01-01, 2024-01-01T06:00 or 2024-01-01T06:00:00+01:00");
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, path: &str, text: Option<&String>) -> Option<Duration> {
+        let text = text?;
+        match duration::parse(text) {
+            Ok(d) => Some(d),
+            Err(message) => {
+                self.error(path, message, "");
+                None
+            }
+        }
+    }
+
+    fn check_durations(&mut self, base: &str, args: &TaskDefaults) {
+        self.duration(&format!("{base}.retry_delay"), args.retry_delay.as_ref());
+        self.duration(&format!("{base}.max_retry_delay"), args.max_retry_delay.as_ref());
+        self.duration(&format!("{base}.execution_timeout"), args.execution_timeout.as_ref());
+    }
+
+    fn tasks(&mut self, parsed: &ParsedFile, defaults: &TaskDefaults) -> Option<Vec<Task>> {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut tasks = Vec::with_capacity(parsed.tasks.len());
+        for spec in &parsed.tasks {
+            let path = format!("tasks[{}]", spec.index);
+            let id = spec.common.task_id.as_str();
+            if let Some(&first) = seen.get(id) {
+                let line = self.source.value(&format!("tasks[{first}].task_id")).map(|p| p.line).unwrap_or(0);
+                self.error(
+                    &format!("{path}.task_id"),
+                    format!("duplicate task_id `{id}` (first defined on line {line})"),
+                    "give every task its own task_id",
+                );
+            } else {
+                seen.insert(id, spec.index);
+            }
+            if !is_valid_id(id) {
+                self.error(
+                    &format!("{path}.task_id"),
+                    format!("task_id `{id}` has characters Airflow does not allow"),
+                    "use letters, digits, `_`, `-` and `.` only",
+                );
+            }
+            let o = &spec.common.overrides;
+            self.check_durations(&path, o);
+            let pick = |task: &Option<String>, dag: &Option<String>| task.clone().or_else(|| dag.clone());
+            let retry_delay = pick(&o.retry_delay, &defaults.retry_delay).and_then(|d| duration::parse(&d).ok());
+            let max_retry_delay = pick(&o.max_retry_delay, &defaults.max_retry_delay).and_then(|d| duration::parse(&d).ok());
+            let execution_timeout = pick(&o.execution_timeout, &defaults.execution_timeout).and_then(|d| duration::parse(&d).ok());
+            self.kind_fields(&path, id, &spec.kind);
+            tasks.push(Task {
+                task_id: TaskId::new(id),
+                kind: spec.kind.clone(),
+                trigger_rule: spec.common.trigger_rule,
+                retry: RetryPolicy {
+                    retries: o.retries.or(defaults.retries).unwrap_or(0),
+                    retry_delay: retry_delay.unwrap_or(RetryPolicy::default().retry_delay),
+                    exponential_backoff: o.retry_exponential_backoff.or(defaults.retry_exponential_backoff).unwrap_or(false),
+                    max_retry_delay,
+                },
+                execution_timeout,
+            });
+        }
+        (tasks.len() == parsed.task_count).then_some(tasks)
+    }
+
+    /// Checks a kind's fields beyond their types: non-empty commands, HTTP
+    /// methods, and that every template compiles.
+    fn kind_fields(&mut self, path: &str, id: &str, kind: &KindSpec) {
+        match kind {
+            KindSpec::Noop(_) => {}
+            KindSpec::Shell(shell) => {
+                let empty = match &shell.command {
+                    ShellCommand::Script(s) => s.trim().is_empty(),
+                    ShellCommand::Argv(argv) => argv.is_empty(),
+                };
+                if empty {
+                    self.error(&format!("{path}.command"), format!("task `{id}`: `command` is empty"), "give the command to run, e.g. `command: echo hello`");
+                }
+            }
+            KindSpec::Http(http) => {
+                const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+                if !METHODS.contains(&http.method.as_str()) {
+                    self.error(&format!("{path}.method"), format!("task `{id}`: unknown HTTP method `{}`", http.method), format!("use one of {}", METHODS.join(", ")));
+                }
+                if http.url.trim().is_empty() {
+                    self.error(&format!("{path}.url"), format!("task `{id}`: `url` is empty"), "give the URL to call");
+                }
+            }
+        }
+        self.templates(path, id, kind);
+    }
+
+    fn templates(&mut self, path: &str, id: &str, kind: &KindSpec) {
+        let value = match kind {
+            KindSpec::Noop(_) => return,
+            KindSpec::Shell(s) => serde_json::to_value(s),
+            KindSpec::Http(h) => serde_json::to_value(h),
+        };
+        let Ok(value) = value else { return };
+        let mut strings = Vec::new();
+        collect_strings("", &value, &mut strings);
+        let env = minijinja::Environment::new();
+        for (field, text) in strings {
+            if let Err(err) = env.template_from_str(&text) {
+                let top = field.split(['.', '[']).next().unwrap_or_default().to_string();
+                self.error(
+                    &format!("{path}.{top}"),
+                    format!("task `{id}`: template in `{field}` does not compile: {}", err.detail().unwrap_or("syntax error")),
+                    "check the {{ }} and {% %} pairs",
+                );
+            }
+        }
+    }
+
+    fn graph(&mut self, parsed: &ParsedFile) -> Option<TaskGraph> {
+        let index: HashMap<&str, usize> = parsed
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.common.task_id.as_str(), i))
+            .collect();
+        let mut edges = Vec::new();
+        for (i, spec) in parsed.tasks.iter().enumerate() {
+            for (j, upstream) in spec.common.depends_on.iter().enumerate() {
+                match index.get(upstream.as_str()) {
+                    Some(&up) => edges.push((up, i)),
+                    None => {
+                        let hint = suggest(upstream, index.keys().copied())
+                            .unwrap_or_else(|| format!("depend on one of: {}", sorted(index.keys())));
+                        self.error(
+                            &format!("tasks[{}].depends_on[{j}]", spec.index),
+                            format!("task `{}` depends on `{upstream}`, which is not a task of this DAG", spec.common.task_id),
+                            hint,
+                        );
+                    }
+                }
+            }
+        }
+        match TaskGraph::build(parsed.tasks.len(), &edges) {
+            Ok(graph) => Some(graph),
+            Err(cycles) => {
+                for cycle in cycles {
+                    let names: Vec<&str> = cycle.iter().map(|&i| parsed.tasks[i].common.task_id.as_str()).collect();
+                    let first = &parsed.tasks[cycle[0]];
+                    self.key_error(
+                        &format!("tasks[{}].depends_on", first.index),
+                        format!("the tasks form a cycle: {}", names.join(" -> ")),
+                        "remove one of these depends_on entries so the graph has no loop",
+                    );
+                }
+                None
+            }
+        }
+    }
+}
+
+fn sorted<'a>(names: impl Iterator<Item = &'a &'a str>) -> String {
+    let mut names: Vec<&str> = names.copied().collect();
+    names.sort_unstable();
+    names.join(", ")
+}
+
+fn collect_strings(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                collect_strings(&format!("{prefix}[{i}]"), item, out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                collect_strings(&path, item, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Airflow's id rule: letters, digits, `_`, `-`, `.`; at most 250 characters.
+fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 250
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// `2024-01-01`, `2024-01-01T06:00[:00]`, `2024-01-01 06:00:00`, or RFC 3339
+/// with an offset. Without an offset the time is in `tz`.
+pub fn parse_date(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
+        return Ok(with_offset.with_timezone(&Utc));
+    }
+    let naive = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .or_else(|| {
+            ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        })
+        .ok_or_else(|| format!("invalid date `{text}`"))?;
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|local| local.with_timezone(&Utc))
+        .ok_or_else(|| format!("`{text}` does not exist in {tz} (it falls in a daylight-saving gap)"))
+}

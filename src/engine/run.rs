@@ -1,0 +1,429 @@
+//! The driver of one DagRun: keeps the task instances' states in memory,
+//! mirrors every change to the store first, and starts tries as the trigger
+//! rules and concurrency limits allow.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::template::{TemplateContext, TemplateVars};
+use super::trigger_rule::{Decision, Upstream, decide};
+use super::{DriveOutcome, Engine, EngineError, recovery};
+use crate::dag::Dag;
+use crate::executor::{self, FailureKind, TaskContext, TaskLog};
+use crate::model::{RunState, TaskState};
+use crate::store::{DagRunRow, TaskInstanceRow, TryEnd};
+
+pub(super) struct Driver {
+    engine: Engine,
+    dag: Arc<Dag>,
+    run: DagRunRow,
+    /// Task instance of DAG task `i`, if the run has one.
+    tis: Vec<Option<TaskInstanceRow>>,
+    outputs: BTreeMap<String, serde_json::Value>,
+    ready: VecDeque<usize>,
+    jobs: JoinSet<Result<Finished, EngineError>>,
+    cancel: CancellationToken,
+    shutdown: CancellationToken,
+    cancelled: bool,
+}
+
+/// What a finished try job reports back.
+struct Finished {
+    task: usize,
+    state: TaskState,
+    output: Option<serde_json::Value>,
+    next_retry_at: Option<DateTime<Utc>>,
+}
+
+impl Driver {
+    pub(super) async fn start(
+        engine: Engine,
+        dag: Arc<Dag>,
+        dag_run_id: i64,
+        cancel: CancellationToken,
+        shutdown: CancellationToken,
+    ) -> Result<Driver, EngineError> {
+        let store = engine.store().clone();
+        let run = store.dag_run(dag_run_id).await?;
+        if run.dag_id != dag.dag_id {
+            return Err(EngineError::WrongDag(dag_run_id));
+        }
+        let mut tis: Vec<Option<TaskInstanceRow>> = vec![None; dag.tasks.len()];
+        let mut outputs = BTreeMap::new();
+        for ti in store.task_instances(dag_run_id).await? {
+            // a task removed from the DAG since the run was created is left as it is
+            if let Some(i) = dag.task_index(ti.task_id.as_str()) {
+                if ti.state == TaskState::Success {
+                    outputs.insert(ti.task_id.to_string(), ti.output.clone().unwrap_or_default());
+                }
+                tis[i] = Some(ti);
+            }
+        }
+        Ok(Driver {
+            engine,
+            dag,
+            run,
+            tis,
+            outputs,
+            ready: VecDeque::new(),
+            jobs: JoinSet::new(),
+            cancel,
+            shutdown,
+            cancelled: false,
+        })
+    }
+
+    fn state(&self, task: usize) -> Option<TaskState> {
+        self.tis[task].as_ref().map(|ti| ti.state)
+    }
+
+    fn set_local(&mut self, task: usize, state: TaskState) {
+        if let Some(ti) = self.tis[task].as_mut() {
+            ti.state = state;
+        }
+    }
+
+    pub(super) async fn drive(mut self) -> Result<DriveOutcome, EngineError> {
+        let span = tracing::info_span!("dag_run", dag_id = %self.run.dag_id, run_id = %self.run.run_id);
+        async move {
+            if self.run.state.is_finished() {
+                return Ok(DriveOutcome::Finished(self.run.state));
+            }
+            self.recover().await?;
+            if self.run.state == RunState::Queued {
+                self.engine.store().set_run_state(self.run.id, RunState::Queued, RunState::Running, self.engine.now()).await?;
+                self.run.state = RunState::Running;
+                tracing::info!("dag run started");
+            }
+            let order = self.dag.graph.topological_order().to_vec();
+            for task in order {
+                self.evaluate(task).await?;
+            }
+            loop {
+                if self.shutdown.is_cancelled() {
+                    while let Some(joined) = self.jobs.join_next().await {
+                        self.finished(joined).await?;
+                    }
+                    tracing::info!("shutting down: the run will resume after the restart");
+                    return Ok(DriveOutcome::Interrupted);
+                }
+                self.promote_due_retries().await?;
+                self.start_ready().await?;
+                if self.jobs.is_empty() && !self.has_waiting_work() {
+                    break;
+                }
+                let wake = self.next_retry_at();
+                let sleep = wake.map(|at| (at - self.engine.now()).to_std().unwrap_or(Duration::ZERO));
+                tokio::select! {
+                    Some(joined) = self.jobs.join_next() => self.finished(joined).await?,
+                    () = tokio::time::sleep(sleep.unwrap_or(Duration::ZERO)), if sleep.is_some() => {}
+                    () = self.cancel.cancelled(), if !self.cancelled => self.cancel_waiting().await?,
+                    () = self.shutdown.cancelled() => {}
+                }
+            }
+            let state = self.final_state();
+            self.engine.store().set_run_state(self.run.id, RunState::Running, state, self.engine.now()).await?;
+            tracing::info!(state = %state, "dag run finished");
+            Ok(DriveOutcome::Finished(state))
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Tries the store shows as running were cut off by a stop of airless.
+    async fn recover(&mut self) -> Result<(), EngineError> {
+        for task in 0..self.tis.len() {
+            let Some(ti) = self.tis[task].clone() else { continue };
+            if ti.state == TaskState::Running {
+                let (state, next) = recovery::end_interrupted_try(self.engine.store(), &self.dag.tasks[task], &ti, self.engine.now()).await?;
+                if let Some(ti) = self.tis[task].as_mut() {
+                    ti.state = state;
+                    ti.next_retry_at = next;
+                }
+                if state == TaskState::Failed {
+                    self.evaluate_downstream(task).await?;
+                }
+            } else if ti.state == TaskState::Queued {
+                self.ready.push_back(task);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the trigger rule of `task` if it is still waiting; cascades
+    /// skips and upstream failures downstream.
+    async fn evaluate(&mut self, task: usize) -> Result<(), EngineError> {
+        let mut pending = VecDeque::from([task]);
+        while let Some(task) = pending.pop_front() {
+            if self.state(task) != Some(TaskState::None) {
+                continue;
+            }
+            let upstream = Upstream::from_states(self.dag.graph.upstream(task).filter_map(|u| self.state(u)));
+            let next = match decide(self.dag.tasks[task].trigger_rule, upstream) {
+                Decision::Wait => continue,
+                Decision::Run => TaskState::Queued,
+                Decision::Skip => TaskState::Skipped,
+                Decision::UpstreamFailed => TaskState::UpstreamFailed,
+            };
+            self.set_state(task, TaskState::None, next).await?;
+            if next == TaskState::Queued {
+                self.ready.push_back(task);
+            } else {
+                pending.extend(self.dag.graph.downstream(task));
+            }
+        }
+        Ok(())
+    }
+
+    async fn evaluate_downstream(&mut self, task: usize) -> Result<(), EngineError> {
+        let downstream: Vec<usize> = self.dag.graph.downstream(task).collect();
+        for next in downstream {
+            self.evaluate(next).await?;
+        }
+        Ok(())
+    }
+
+    async fn set_state(&mut self, task: usize, from: TaskState, to: TaskState) -> Result<(), EngineError> {
+        let Some(ti) = &self.tis[task] else { return Ok(()) };
+        self.engine.store().set_task_state(ti.id, from, to, self.engine.now()).await?;
+        tracing::debug!(task_id = %ti.task_id, from = %from, to = %to, "task state");
+        self.set_local(task, to);
+        Ok(())
+    }
+
+    fn has_waiting_work(&self) -> bool {
+        !self.ready.is_empty()
+            || self.tis.iter().flatten().any(|ti| matches!(ti.state, TaskState::UpForRetry | TaskState::Queued | TaskState::None))
+    }
+
+    fn next_retry_at(&self) -> Option<DateTime<Utc>> {
+        self.tis
+            .iter()
+            .flatten()
+            .filter(|ti| ti.state == TaskState::UpForRetry)
+            .filter_map(|ti| ti.next_retry_at)
+            .min()
+    }
+
+    async fn promote_due_retries(&mut self) -> Result<(), EngineError> {
+        let now = self.engine.now();
+        for task in 0..self.tis.len() {
+            let due = matches!(&self.tis[task], Some(ti) if ti.state == TaskState::UpForRetry && ti.next_retry_at.is_none_or(|at| at <= now));
+            if due {
+                self.set_state(task, TaskState::UpForRetry, TaskState::Queued).await?;
+                self.ready.push_back(task);
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_ready(&mut self) -> Result<(), EngineError> {
+        let cap = self.dag.max_active_tasks as usize;
+        while self.jobs.len() < cap && !self.shutdown.is_cancelled() {
+            let Some(task) = self.ready.pop_front() else { break };
+            let Some(ti) = self.tis[task].clone() else { continue };
+            if ti.state != TaskState::Queued {
+                continue;
+            }
+            // the store moves it to running inside the job; mirror that now so
+            // nothing starts it twice
+            self.set_local(task, TaskState::Running);
+            let job = TryJob {
+                engine: self.engine.clone(),
+                dag: self.dag.clone(),
+                run: self.run.clone(),
+                task,
+                ti,
+                outputs: self.outputs.clone(),
+                cancel: self.cancel.child_token(),
+            };
+            self.jobs.spawn(job.run());
+        }
+        Ok(())
+    }
+
+    async fn finished(&mut self, joined: Result<Result<Finished, EngineError>, tokio::task::JoinError>) -> Result<(), EngineError> {
+        let done = joined.map_err(|e| EngineError::Job(e.to_string()))??;
+        if let Some(ti) = self.tis[done.task].as_mut() {
+            ti.state = done.state;
+            ti.try_number += 1;
+            ti.next_retry_at = done.next_retry_at;
+        }
+        if let Some(output) = done.output {
+            self.outputs.insert(self.dag.tasks[done.task].task_id.to_string(), output);
+        }
+        if done.state.is_finished() {
+            self.evaluate_downstream(done.task).await?;
+        }
+        Ok(())
+    }
+
+    /// The run was cancelled: running tries are being killed (their tokens
+    /// are children of the run's); nothing else starts.
+    async fn cancel_waiting(&mut self) -> Result<(), EngineError> {
+        self.cancelled = true;
+        tracing::warn!("dag run cancelled");
+        self.ready.clear();
+        for task in 0..self.tis.len() {
+            match self.state(task) {
+                Some(state @ (TaskState::None | TaskState::Queued)) => self.set_state(task, state, TaskState::Skipped).await?,
+                Some(TaskState::UpForRetry) => self.set_state(task, TaskState::UpForRetry, TaskState::Failed).await?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Airflow's rule: the run failed if any leaf task failed or was
+    /// upstream_failed (or the run was cancelled); otherwise it succeeded.
+    fn final_state(&self) -> RunState {
+        let leaf_failed = self
+            .dag
+            .graph
+            .leaves()
+            .any(|t| matches!(self.state(t), Some(TaskState::Failed | TaskState::UpstreamFailed)));
+        if self.cancelled || leaf_failed { RunState::Failed } else { RunState::Success }
+    }
+}
+
+/// One try of one task instance, run on its own tokio task.
+struct TryJob {
+    engine: Engine,
+    dag: Arc<Dag>,
+    run: DagRunRow,
+    task: usize,
+    ti: TaskInstanceRow,
+    outputs: BTreeMap<String, serde_json::Value>,
+    cancel: CancellationToken,
+}
+
+impl TryJob {
+    async fn run(self) -> Result<Finished, EngineError> {
+        let try_number = self.ti.try_number + 1;
+        let span = tracing::info_span!(
+            "task_instance",
+            dag_id = %self.run.dag_id,
+            run_id = %self.run.run_id,
+            task_id = %self.ti.task_id,
+            try_number
+        );
+        self.run_try(try_number).instrument(span).await
+    }
+
+    async fn run_try(self, try_number: u32) -> Result<Finished, EngineError> {
+        let inner = &self.engine.inner;
+        let permit = tokio::select! {
+            permit = inner.parallelism.clone().acquire_owned() => permit.ok(),
+            () = self.cancel.cancelled() => None,
+        };
+        let task = &self.dag.tasks[self.task];
+        let log_path = inner
+            .logs_dir
+            .join(format!("dag_id={}", self.run.dag_id))
+            .join(format!("run_id={}", self.run.run_id))
+            .join(format!("task_id={}", self.ti.task_id))
+            .join(format!("attempt={try_number}.log"));
+        let store = self.engine.store();
+        store.start_try(self.ti.id, try_number, &log_path.display().to_string(), self.engine.now()).await?;
+        tracing::info!("try started");
+        let log = TaskLog::create(&log_path, inner.secrets.clone()).unwrap_or_else(|err| {
+            tracing::warn!(path = %log_path.display(), "cannot create the task log: {err}");
+            TaskLog::discard()
+        });
+        log.line(&format!(
+            "try {try_number} of {} for task {} ({}) in run {}",
+            self.ti.max_tries,
+            self.ti.task_id,
+            task.kind.name(),
+            self.run.run_id
+        ));
+
+        let result = if permit.is_none() {
+            Err(executor::TaskError::cancelled("the run was cancelled before the try started"))
+        } else {
+            self.execute(try_number, &log).await
+        };
+        drop(permit);
+
+        let now = self.engine.now();
+        let (state, next_retry_at, output, error) = match result {
+            Ok(output) => (TaskState::Success, None, Some(output), None),
+            Err(err) => {
+                // a cancelled run retries nothing; timeouts and errors retry per `retries`
+                let cancelled = err.kind == FailureKind::Cancelled && self.cancel.is_cancelled();
+                if !cancelled && !self.cancel.is_cancelled() && try_number < self.ti.max_tries {
+                    let delay = chrono::Duration::from_std(task.retry.delay_after(try_number)).unwrap_or_default();
+                    (TaskState::UpForRetry, Some(now + delay), None, Some(err.message))
+                } else {
+                    (TaskState::Failed, None, None, Some(err.message))
+                }
+            }
+        };
+        match &error {
+            None => log.line("try succeeded"),
+            Some(message) => log.line(&format!("try failed: {message}; task is now {state}")),
+        }
+        store
+            .finish_try(
+                self.ti.id,
+                try_number,
+                &TryEnd { state, output: output.as_ref(), error: error.as_deref(), next_retry_at, now },
+            )
+            .await?;
+        match &error {
+            None => tracing::info!("try succeeded"),
+            Some(message) => tracing::warn!(state = %state, "try failed: {}", log.mask(message)),
+        }
+        Ok(Finished { task: self.task, state, output, next_retry_at })
+    }
+
+    /// Renders the task's templates and runs it under its execution_timeout.
+    async fn execute(&self, try_number: u32, log: &TaskLog) -> executor::TaskResult {
+        let inner = &self.engine.inner;
+        let task = &self.dag.tasks[self.task];
+        let vars = TemplateVars {
+            dag_id: self.run.dag_id.as_str(),
+            run_id: self.run.run_id.as_str(),
+            task_id: self.ti.task_id.as_str(),
+            try_number,
+            logical_date: self.run.logical_date,
+            data_interval: (self.run.data_interval_start, self.run.data_interval_end),
+            params: &self.dag.params,
+            conf: &self.run.conf,
+            env: &inner.env,
+            outputs: &self.outputs,
+        };
+        let kind = TemplateContext::new(&vars).render_kind(&task.kind).map_err(executor::TaskError::failed)?;
+        let try_cancel = self.cancel.child_token();
+        let ctx = TaskContext {
+            dag_id: self.run.dag_id.clone(),
+            run_id: self.run.run_id.clone(),
+            task_id: self.ti.task_id.clone(),
+            try_number,
+            log: log.clone(),
+            cancel: try_cancel.clone(),
+            http: inner.http.clone(),
+            workdir: None,
+        };
+        let work = executor::execute(&kind, &ctx);
+        tokio::pin!(work);
+        let Some(timeout) = task.execution_timeout else {
+            return work.await;
+        };
+        tokio::select! {
+            result = &mut work => result,
+            () = tokio::time::sleep(timeout) => {
+                log.line(&format!("execution_timeout of {}s reached: stopping the task", timeout.as_secs()));
+                try_cancel.cancel();
+                let _ = work.await;
+                Err(executor::TaskError::failed(format!("timed out after {}s (execution_timeout)", timeout.as_secs_f64())))
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! One try's log file. Every line is timestamped and has secret values
+//! masked before it reaches the disk.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// An append-only log; cheap to clone, safe to share between the readers of
+/// a child's stdout and stderr. Write failures are reported once on stderr
+/// and never fail the task.
+#[derive(Clone)]
+pub struct TaskLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    sink: Mutex<Option<Box<dyn Write + Send>>>,
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for TaskLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskLog").field("path", &self.inner.path).finish()
+    }
+}
+
+impl TaskLog {
+    /// Creates (truncating) the log at `path`, making its folders.
+    pub fn create(path: &Path, secrets: Vec<String>) -> std::io::Result<TaskLog> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
+        Ok(TaskLog {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                sink: Mutex::new(Some(Box::new(file))),
+                secrets,
+            }),
+        })
+    }
+
+    /// A log that keeps nothing (when the log file cannot be created).
+    pub fn discard() -> TaskLog {
+        TaskLog::to_sink(None, Vec::new())
+    }
+
+    /// A log printed on stdout (for `tasks test`, which records nothing).
+    pub fn stdout(secrets: Vec<String>) -> TaskLog {
+        TaskLog::to_sink(Some(Box::new(std::io::stdout())), secrets)
+    }
+
+    fn to_sink(sink: Option<Box<dyn Write + Send>>, secrets: Vec<String>) -> TaskLog {
+        TaskLog {
+            inner: Arc::new(Inner {
+                path: PathBuf::new(),
+                sink: Mutex::new(sink),
+                secrets,
+            }),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// `text` with every secret value replaced by `***`.
+    pub fn mask(&self, text: &str) -> String {
+        let mut masked = text.to_string();
+        for secret in &self.inner.secrets {
+            if masked.contains(secret.as_str()) {
+                masked = masked.replace(secret.as_str(), "***");
+            }
+        }
+        masked
+    }
+
+    /// Appends one timestamped, masked line.
+    pub fn line(&self, text: &str) {
+        let line = format!(
+            "[{}] {}\n",
+            chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+            self.mask(text)
+        );
+        let Ok(mut guard) = self.inner.sink.lock() else { return };
+        if let Some(sink) = guard.as_mut()
+            && let Err(err) = sink.write_all(line.as_bytes()).and_then(|()| sink.flush())
+        {
+            eprintln!("airless: cannot write task log {}: {err}", self.inner.path.display());
+            *guard = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_values_never_reach_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/attempt=1.log");
+        let log = TaskLog::create(&path, vec!["s3cr3t-token".to_string()]).unwrap();
+        log.line("calling with Bearer s3cr3t-token now");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("calling with Bearer *** now"), "{text}");
+        assert!(!text.contains("s3cr3t"));
+    }
+}

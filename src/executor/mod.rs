@@ -1,0 +1,80 @@
+//! What one task does: one file per kind. An executor gets its kind's
+//! (already rendered) spec and a [`TaskContext`], and returns the task's JSON
+//! output or a [`TaskError`]. Executors never touch the store; the engine
+//! records what they return and decides retries.
+
+mod http;
+mod log;
+mod noop;
+mod shell;
+
+use std::path::PathBuf;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::dag::KindSpec;
+use crate::model::{DagId, RunId, TaskId};
+
+pub use log::TaskLog;
+
+/// Everything a try may use besides its spec.
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    pub dag_id: DagId,
+    pub run_id: RunId,
+    pub task_id: TaskId,
+    pub try_number: u32,
+    /// This try's log; every line is masked for secrets.
+    pub log: TaskLog,
+    /// Cancelled when the run is cancelled or the try times out; executors
+    /// stop their work (and the remote side's) when it fires.
+    pub cancel: CancellationToken,
+    pub http: reqwest::Client,
+    /// Working directory for tasks that do not set one.
+    pub workdir: Option<PathBuf>,
+}
+
+/// Why a try failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The work itself failed (non-zero exit, unexpected status, bad template).
+    Error,
+    /// The context's token fired: the engine cancelled the try (cancel or timeout).
+    Cancelled,
+}
+
+/// A failed try: an outcome to record, not a crash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TaskError {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl TaskError {
+    pub fn failed(message: impl Into<String>) -> Self {
+        TaskError { kind: FailureKind::Error, message: message.into() }
+    }
+
+    pub fn cancelled(message: impl Into<String>) -> Self {
+        TaskError { kind: FailureKind::Cancelled, message: message.into() }
+    }
+}
+
+pub type TaskResult = Result<serde_json::Value, TaskError>;
+
+/// Runs one try of a task of `kind`.
+pub async fn execute(kind: &KindSpec, ctx: &TaskContext) -> TaskResult {
+    match kind {
+        KindSpec::Noop(_) => noop::run(ctx).await,
+        KindSpec::Shell(spec) => shell::run(spec, ctx).await,
+        KindSpec::Http(spec) => http::run(spec, ctx).await,
+    }
+}
+
+/// A task's output from text it printed or received: JSON when it parses,
+/// a JSON string otherwise (Airflow pushes the text itself to XCom).
+pub fn output_from_text(text: &str) -> serde_json::Value {
+    let trimmed = text.trim();
+    serde_json::from_str(trimmed).unwrap_or_else(|_| serde_json::Value::String(trimmed.to_string()))
+}
