@@ -67,13 +67,14 @@ impl SourceMap {
     /// the original file. `None` when the task's extent is unknown.
     pub fn isolate_task(&self, text: &str, index: usize) -> Option<String> {
         let &(start, end) = self.task_ranges.get(index)?;
+        // spaces keep the first line's columns; other lines are emptied so no
+        // blank-but-indented line joins a block scalar of the task
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let mut out = String::with_capacity(text.len());
         for (offset, ch) in text.char_indices() {
             if (start..end).contains(&offset) || ch == '\n' {
                 out.push(ch);
-            } else if ch == '\r' {
-                out.push('\r');
-            } else {
+            } else if (line_start..start).contains(&offset) {
                 out.push(' ');
             }
         }

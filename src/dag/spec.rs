@@ -223,6 +223,9 @@ pub struct ParsedFile {
     pub tasks: Vec<TaskSpec>,
     /// How many entries the `tasks` list has, readable or not.
     pub task_count: usize,
+    /// The `task_id` of every entry that has one, readable or not, so a
+    /// broken task does not also break the `depends_on` that name it.
+    pub all_task_ids: Vec<String>,
     pub source: SourceMap,
     pub errors: Vec<DagError>,
 }
@@ -234,6 +237,7 @@ pub fn parse(file: &Path, text: &str) -> ParsedFile {
         header: None,
         tasks: Vec::new(),
         task_count: 0,
+        all_task_ids: Vec::new(),
         source: SourceMap::default(),
         errors: Vec::new(),
     };
@@ -261,6 +265,7 @@ pub fn parse(file: &Path, text: &str) -> ParsedFile {
         }
     };
     parsed.task_count = items.len();
+    parsed.all_task_ids = items.iter().filter_map(|i| i.get("task_id")?.as_str().map(String::from)).collect();
     for (index, item) in items.iter().enumerate() {
         match read_one_task(file, text, &parsed.source, index, item) {
             Ok(task) => parsed.tasks.push(task),
@@ -362,7 +367,7 @@ fn serde_hint(message: &str) -> Option<String> {
         return Some("quote the value, e.g. \"2m\" or \"@daily\"".to_string());
     }
     if message.contains("did not match any variant of untagged enum ShellCommand") {
-        return Some("`command` is a string (run by bash -c) or a list of strings (argv)".to_string());
+        return Some("`command` is a string (run by bash -c) or a list of strings (argv); quote list items that YAML reads as numbers, like \"-1\"".to_string());
     }
     None
 }

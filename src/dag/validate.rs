@@ -292,6 +292,8 @@ impl Checker<'_> {
             for (j, upstream) in spec.common.depends_on.iter().enumerate() {
                 match index.get(upstream.as_str()) {
                     Some(&up) => edges.push((up, i)),
+                    // that task is broken: its own error says why
+                    None if parsed.all_task_ids.contains(upstream) => {}
                     None => {
                         let hint = suggest(upstream, index.keys().copied())
                             .unwrap_or_else(|| format!("depend on one of: {}", sorted(index.keys())));
@@ -303,6 +305,9 @@ impl Checker<'_> {
                     }
                 }
             }
+        }
+        if parsed.tasks.len() != parsed.task_count {
+            return None;
         }
         match TaskGraph::build(parsed.tasks.len(), &edges) {
             Ok(graph) => Some(graph),

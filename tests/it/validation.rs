@@ -1,0 +1,1 @@
+//! DAG files with mistakes: every message, with its position, asserted.
