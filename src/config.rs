@@ -35,7 +35,10 @@ pub enum LogFormat {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
     #[error("{key}: {message}")]
@@ -59,43 +62,86 @@ struct ConfigFile {
 impl Config {
     /// Loads `path` (or `./airless.toml` if it exists) and applies the
     /// `AIRLESS_*` overrides from `env`.
-    pub fn load(path: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+    pub fn load(
+        path: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
         let default_path = Path::new("airless.toml");
         let path = path.or_else(|| default_path.exists().then_some(default_path));
         let file = match path {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-                toml::from_str::<ConfigFile>(&text).map_err(|err| ConfigError::Parse { path: path.display().to_string(), message: err.to_string() })?
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                toml::from_str::<ConfigFile>(&text).map_err(|err| ConfigError::Parse {
+                    path: path.display().to_string(),
+                    message: err.to_string(),
+                })?
             }
             None => ConfigFile::default(),
         };
-        let var = |name: &str| env.get(&format!("AIRLESS_{name}")).filter(|v| !v.is_empty()).cloned();
+        let var = |name: &str| {
+            env.get(&format!("AIRLESS_{name}"))
+                .filter(|v| !v.is_empty())
+                .cloned()
+        };
 
-        let bind_text = var("BIND").or(file.bind).unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        let bind_text = var("BIND")
+            .or(file.bind)
+            .unwrap_or_else(|| "127.0.0.1:8080".to_string());
         let bind = bind_text.parse().map_err(|_| ConfigError::Invalid {
             key: "bind".into(),
             message: format!("`{bind_text}` is not an address like 127.0.0.1:8080"),
         })?;
         let tokens: Vec<String> = match var("API_TOKENS") {
-            Some(list) => list.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(String::from)
+                .collect(),
             None => file.api_tokens.unwrap_or_default(),
         };
         let parallelism = match var("PARALLELISM") {
-            Some(text) => text.parse().map_err(|_| ConfigError::Invalid { key: "parallelism".into(), message: format!("`{text}` is not a number") })?,
+            Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
+                key: "parallelism".into(),
+                message: format!("`{text}` is not a number"),
+            })?,
             None => file.parallelism.unwrap_or(32),
         };
-        let grace_text = var("SHUTDOWN_GRACE").or(file.shutdown_grace).unwrap_or_else(|| "30s".to_string());
-        let shutdown_grace = crate::dag::duration::parse(&grace_text).map_err(|message| ConfigError::Invalid { key: "shutdown_grace".into(), message })?;
+        let grace_text = var("SHUTDOWN_GRACE")
+            .or(file.shutdown_grace)
+            .unwrap_or_else(|| "30s".to_string());
+        let shutdown_grace =
+            crate::dag::duration::parse(&grace_text).map_err(|message| ConfigError::Invalid {
+                key: "shutdown_grace".into(),
+                message,
+            })?;
         let log_format = match var("LOG_FORMAT").as_deref() {
             Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(ConfigError::Invalid { key: "log_format".into(), message: format!("`{other}` is not text or json") }),
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "log_format".into(),
+                    message: format!("`{other}` is not text or json"),
+                });
+            }
             None => file.log_format.unwrap_or(LogFormat::Text),
         };
         Ok(Config {
-            dags_folder: var("DAGS_FOLDER").map(PathBuf::from).or(file.dags_folder).unwrap_or_else(|| "dags".into()),
-            database: var("DATABASE").map(PathBuf::from).or(file.database).unwrap_or_else(|| "airless.db".into()),
-            logs_folder: var("LOGS_FOLDER").map(PathBuf::from).or(file.logs_folder).unwrap_or_else(|| "logs".into()),
+            dags_folder: var("DAGS_FOLDER")
+                .map(PathBuf::from)
+                .or(file.dags_folder)
+                .unwrap_or_else(|| "dags".into()),
+            database: var("DATABASE")
+                .map(PathBuf::from)
+                .or(file.database)
+                .unwrap_or_else(|| "airless.db".into()),
+            logs_folder: var("LOGS_FOLDER")
+                .map(PathBuf::from)
+                .or(file.logs_folder)
+                .unwrap_or_else(|| "logs".into()),
             bind,
             api_tokens: tokens.into_iter().map(SecretString::from).collect(),
             parallelism: parallelism.max(1),
@@ -120,7 +166,10 @@ mod tests {
 
     #[test]
     fn defaults_work_with_no_file() {
-        let config = Config::load(Some(Path::new("/nonexistent/airless.toml")), &BTreeMap::new());
+        let config = Config::load(
+            Some(Path::new("/nonexistent/airless.toml")),
+            &BTreeMap::new(),
+        );
         assert!(matches!(config, Err(ConfigError::Read { .. })));
         let config = Config::load(None, &BTreeMap::new()).unwrap();
         assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
@@ -139,7 +188,11 @@ mod tests {
         ]);
         let config = Config::load(Some(&path), &env).unwrap();
         assert_eq!(config.parallelism, 8);
-        let tokens: Vec<&str> = config.api_tokens.iter().map(|t| t.expose_secret()).collect();
+        let tokens: Vec<&str> = config
+            .api_tokens
+            .iter()
+            .map(|t| t.expose_secret())
+            .collect();
         assert_eq!(tokens, vec!["x", "y"]);
     }
 
@@ -148,7 +201,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("airless.toml");
         std::fs::write(&path, "paralellism = 4\n").unwrap();
-        let err = Config::load(Some(&path), &BTreeMap::new()).unwrap_err().to_string();
+        let err = Config::load(Some(&path), &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown field `paralellism`"), "{err}");
     }
 }

@@ -14,27 +14,37 @@ use crate::config::Config;
 use crate::dag::validate::parse_date;
 use crate::dag::{Dag, DagBag};
 use crate::engine::template::{TemplateContext, TemplateVars, secret_values};
-use crate::engine::{DriveOutcome, Engine, EngineError, EngineSettings, RunRequest, SystemClock, default_run_id};
+use crate::engine::{
+    DriveOutcome, Engine, EngineError, EngineSettings, RunRequest, SystemClock, default_run_id,
+};
 use crate::executor::{self, TaskContext, TaskLog};
 use crate::model::{RunId, RunState, TaskId};
 use crate::store::{RunType, Store, StoreError};
 
-pub async fn run(command: DagsCommand, config: &Config, env: BTreeMap<String, String>) -> anyhow::Result<i32> {
+pub async fn run(
+    command: DagsCommand,
+    config: &Config,
+    env: BTreeMap<String, String>,
+) -> anyhow::Result<i32> {
     match command {
         DagsCommand::List => list(config).await,
         DagsCommand::Validate { path } => validate(path.as_deref().unwrap_or(&config.dags_folder)),
         DagsCommand::Show { dag_id, format } => {
             let dag = find_dag(config, &dag_id)?;
-            print!("{}", match format {
-                GraphFormat::Dot => dag.to_dot(),
-                GraphFormat::Mermaid => dag.to_mermaid(),
-            });
+            print!(
+                "{}",
+                match format {
+                    GraphFormat::Dot => dag.to_dot(),
+                    GraphFormat::Mermaid => dag.to_mermaid(),
+                }
+            );
             Ok(0)
         }
         DagsCommand::NextRuns { dag_id, n, after } => {
             let dag = find_dag(config, &dag_id)?;
             let after = match after {
-                Some(text) => parse_date(&text, dag.timetable.timezone).map_err(|e| anyhow!("--after: {e}"))?,
+                Some(text) => parse_date(&text, dag.timetable.timezone)
+                    .map_err(|e| anyhow!("--after: {e}"))?,
                 None => Utc::now(),
             };
             let runs = dag.timetable.next_runs(after, n);
@@ -52,7 +62,9 @@ pub async fn run(command: DagsCommand, config: &Config, env: BTreeMap<String, St
             }
             Ok(0)
         }
-        DagsCommand::Test { dag_id, date, conf } => test_dag(config, env, &dag_id, date.as_deref(), conf.as_deref()).await,
+        DagsCommand::Test { dag_id, date, conf } => {
+            test_dag(config, env, &dag_id, date.as_deref(), conf.as_deref()).await
+        }
     }
 }
 
@@ -73,9 +85,19 @@ fn find_dag(config: &Config, dag_id: &str) -> anyhow::Result<Arc<Dag>> {
     let mut message = format!("no DAG `{dag_id}` in {}", config.dags_folder.display());
     let broken: Vec<String> = bag.errors().map(ToString::to_string).collect();
     if !broken.is_empty() {
-        message.push_str(&format!("; these files failed to load:\n  {}", broken.join("\n  ")));
+        message.push_str(&format!(
+            "; these files failed to load:\n  {}",
+            broken.join("\n  ")
+        ));
     } else if !bag.dags.is_empty() {
-        message.push_str(&format!(" (it has: {})", bag.dags.keys().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")));
+        message.push_str(&format!(
+            " (it has: {})",
+            bag.dags
+                .keys()
+                .map(|d| d.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     Err(anyhow!(message))
 }
@@ -83,24 +105,44 @@ fn find_dag(config: &Config, dag_id: &str) -> anyhow::Result<Arc<Dag>> {
 async fn list(config: &Config) -> anyhow::Result<i32> {
     let bag = load_bag(&config.dags_folder)?;
     let store = Store::open(&config.database).await?;
-    let paused: BTreeMap<String, bool> = store.dags().await?.into_iter().map(|d| (d.dag_id.to_string(), d.is_paused)).collect();
+    let paused: BTreeMap<String, bool> = store
+        .dags()
+        .await?
+        .into_iter()
+        .map(|d| (d.dag_id.to_string(), d.is_paused))
+        .collect();
     let now = Utc::now();
     let rows: Vec<Vec<String>> = bag
         .dags
         .values()
         .map(|dag| {
-            let next = dag.timetable.next_runs(now, 1).first().map(|r| iso(r.run_after)).unwrap_or_else(|| "-".into());
-            let is_paused = paused.get(dag.dag_id.as_str()).copied().unwrap_or(dag.is_paused_upon_creation);
+            let next = dag
+                .timetable
+                .next_runs(now, 1)
+                .first()
+                .map(|r| iso(r.run_after))
+                .unwrap_or_else(|| "-".into());
+            let is_paused = paused
+                .get(dag.dag_id.as_str())
+                .copied()
+                .unwrap_or(dag.is_paused_upon_creation);
             vec![
                 dag.dag_id.to_string(),
-                dag.timetable.schedule.as_ref().map(|s| s.expr().to_string()).unwrap_or_else(|| "None".into()),
+                dag.timetable
+                    .schedule
+                    .as_ref()
+                    .map(|s| s.expr().to_string())
+                    .unwrap_or_else(|| "None".into()),
                 next,
                 if is_paused { "yes" } else { "no" }.into(),
                 dag.fileloc.display().to_string(),
             ]
         })
         .collect();
-    print!("{}", table::render(&["dag_id", "schedule", "next run", "paused", "file"], &rows));
+    print!(
+        "{}",
+        table::render(&["dag_id", "schedule", "next run", "paused", "file"], &rows)
+    );
     if !bag.import_errors.is_empty() {
         println!("\nimport errors:");
         for error in bag.errors() {
@@ -121,7 +163,10 @@ fn validate(path: &Path) -> anyhow::Result<i32> {
         println!("{} DAG(s) valid in {}", bag.dags.len(), path.display());
         Ok(0)
     } else {
-        println!("{errors} error(s) in {files} file(s); {} DAG(s) valid", bag.dags.len());
+        println!(
+            "{errors} error(s) in {files} file(s); {} DAG(s) valid",
+            bag.dags.len()
+        );
         Ok(1)
     }
 }
@@ -137,15 +182,27 @@ fn engine(config: &Config, store: Store, env: BTreeMap<String, String>) -> Engin
     Engine::new(
         store,
         Arc::new(SystemClock),
-        EngineSettings { parallelism: config.parallelism, logs_dir: config.logs_folder.clone(), env },
+        EngineSettings {
+            parallelism: config.parallelism,
+            logs_dir: config.logs_folder.clone(),
+            env,
+        },
     )
 }
 
-async fn test_dag(config: &Config, env: BTreeMap<String, String>, dag_id: &str, date: Option<&str>, conf: Option<&str>) -> anyhow::Result<i32> {
+async fn test_dag(
+    config: &Config,
+    env: BTreeMap<String, String>,
+    dag_id: &str,
+    date: Option<&str>,
+    conf: Option<&str>,
+) -> anyhow::Result<i32> {
     let dag = find_dag(config, dag_id)?;
     let logical_date = logical_date(&dag, date)?;
     let conf: serde_json::Value = match conf {
-        Some(text) => serde_json::from_str(text).map_err(|e| anyhow!("--conf is not valid JSON: {e}"))?,
+        Some(text) => {
+            serde_json::from_str(text).map_err(|e| anyhow!("--conf is not valid JSON: {e}"))?
+        }
         None => serde_json::json!({}),
     };
     if !conf.is_object() {
@@ -182,34 +239,72 @@ async fn test_dag(config: &Config, env: BTreeMap<String, String>, dag_id: &str, 
             on_ctrl_c.cancel();
         }
     });
-    let outcome = engine.drive(dag.clone(), run.id, cancel, CancellationToken::new()).await?;
+    let outcome = engine
+        .drive(dag.clone(), run.id, cancel, CancellationToken::new())
+        .await?;
     let tis = store.task_instances(run.id).await?;
     let rows: Vec<Vec<String>> = tis
         .iter()
         .map(|ti| {
             let duration = match (ti.start_date, ti.end_date) {
-                (Some(start), Some(end)) => format!("{:.3}s", (end - start).num_milliseconds() as f64 / 1000.0),
+                (Some(start), Some(end)) => {
+                    format!("{:.3}s", (end - start).num_milliseconds() as f64 / 1000.0)
+                }
                 _ => "-".into(),
             };
-            let error = ti.error.as_deref().unwrap_or("").lines().next().unwrap_or("").chars().take(100).collect();
-            vec![ti.task_id.to_string(), ti.state.to_string(), ti.try_number.to_string(), duration, error]
+            let error = ti
+                .error
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(100)
+                .collect();
+            vec![
+                ti.task_id.to_string(),
+                ti.state.to_string(),
+                ti.try_number.to_string(),
+                duration,
+                error,
+            ]
         })
         .collect();
-    print!("{}", table::render(&["task_id", "state", "tries", "duration", "error"], &rows));
+    print!(
+        "{}",
+        table::render(&["task_id", "state", "tries", "duration", "error"], &rows)
+    );
     let state = match outcome {
         DriveOutcome::Finished(state) => state,
         DriveOutcome::Interrupted => RunState::Running,
     };
     println!("run {} {}: {state}", dag.dag_id, run.run_id);
-    println!("logs: {}", config.logs_folder.join(format!("dag_id={}", dag.dag_id)).join(format!("run_id={}", run.run_id)).display());
+    println!(
+        "logs: {}",
+        config
+            .logs_folder
+            .join(format!("dag_id={}", dag.dag_id))
+            .join(format!("run_id={}", run.run_id))
+            .display()
+    );
     Ok(if state == RunState::Success { 0 } else { 1 })
 }
 
-pub async fn test_task(config: &Config, env: BTreeMap<String, String>, dag_id: &str, task_id: &str, date: Option<&str>) -> anyhow::Result<i32> {
+pub async fn test_task(
+    config: &Config,
+    env: BTreeMap<String, String>,
+    dag_id: &str,
+    task_id: &str,
+    date: Option<&str>,
+) -> anyhow::Result<i32> {
     let dag = find_dag(config, dag_id)?;
     let Some(index) = dag.task_index(task_id) else {
         let ids: Vec<&str> = dag.tasks.iter().map(|t| t.task_id.as_str()).collect();
-        bail!("DAG `{dag_id}` has no task `{task_id}` (it has: {})", ids.join(", "));
+        bail!(
+            "DAG `{dag_id}` has no task `{task_id}` (it has: {})",
+            ids.join(", ")
+        );
     };
     let task = &dag.tasks[index];
     let logical_date = logical_date(&dag, date)?;
@@ -258,7 +353,10 @@ pub async fn test_task(config: &Config, env: BTreeMap<String, String>, dag_id: &
     let result = match task.execution_timeout {
         Some(timeout) => match tokio::time::timeout(timeout, work).await {
             Ok(result) => result,
-            Err(_) => Err(executor::TaskError::failed(format!("timed out after {}s", timeout.as_secs()))),
+            Err(_) => Err(executor::TaskError::failed(format!(
+                "timed out after {}s",
+                timeout.as_secs()
+            ))),
         },
         None => work.await,
     };

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "airless", version, about = "One binary that replaces Apache Airflow / AWS MWAA")]
+#[command(
+    name = "airless",
+    version,
+    about = "One binary that replaces Apache Airflow / AWS MWAA"
+)]
 pub struct Cli {
     /// Config file (default: ./airless.toml when it exists).
     #[arg(long, global = true, env = "AIRLESS_CONFIG")]
@@ -89,6 +93,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     let config = Config::load(cli.config.as_deref(), &env)?;
     match cli.command {
         Command::Dags(command) => dags::run(command, &config, env).await,
-        Command::Tasks(TasksCommand::Test { dag_id, task_id, date }) => dags::test_task(&config, env, &dag_id, &task_id, date.as_deref()).await,
+        Command::Tasks(TasksCommand::Test {
+            dag_id,
+            task_id,
+            date,
+        }) => dags::test_task(&config, env, &dag_id, &task_id, date.as_deref()).await,
     }
 }

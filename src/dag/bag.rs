@@ -45,7 +45,11 @@ impl DagBag {
             Err(err) => {
                 self.import_errors.push(ImportError {
                     file: file.to_path_buf(),
-                    errors: vec![DagError::new(file, None, format!("cannot read the file: {err}"))],
+                    errors: vec![DagError::new(
+                        file,
+                        None,
+                        format!("cannot read the file: {err}"),
+                    )],
                 });
                 return;
             }
@@ -60,7 +64,10 @@ impl DagBag {
                     );
                     self.import_errors.push(ImportError {
                         file: file.to_path_buf(),
-                        errors: vec![DagError::new(file, None, message).hint("give each DAG file its own dag_id")],
+                        errors: vec![
+                            DagError::new(file, None, message)
+                                .hint("give each DAG file its own dag_id"),
+                        ],
                     });
                 } else {
                     self.dags.insert(dag.dag_id.clone(), Arc::new(dag));
@@ -83,7 +90,9 @@ impl DagBag {
 pub fn dag_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
         .collect();
     files.sort();
     Ok(files)

@@ -41,6 +41,10 @@ mod tests {
             parse("300").unwrap_err(),
             "duration `300` has no unit; write it as 300s, 300m or 300h"
         );
-        assert!(parse("2 fortnights").unwrap_err().contains("write it like 90s"));
+        assert!(
+            parse("2 fortnights")
+                .unwrap_err()
+                .contains("write it like 90s")
+        );
     }
 }

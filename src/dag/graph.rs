@@ -88,7 +88,10 @@ fn cycles(graph: &DiGraph<(), ()>) -> Vec<Vec<usize>> {
         let mut queue = std::collections::VecDeque::from([first]);
         let mut last = None;
         'search: while let Some(node) = queue.pop_front() {
-            let mut next: Vec<NodeIndex> = graph.neighbors(node).filter(|n| component.contains(n)).collect();
+            let mut next: Vec<NodeIndex> = graph
+                .neighbors(node)
+                .filter(|n| component.contains(n))
+                .collect();
             next.sort_by_key(|n| n.index());
             for n in next {
                 if n == first {

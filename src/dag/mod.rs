@@ -43,7 +43,9 @@ pub struct Dag {
 
 impl Dag {
     pub fn task_index(&self, task_id: &str) -> Option<usize> {
-        self.tasks.iter().position(|t| t.task_id.as_str() == task_id)
+        self.tasks
+            .iter()
+            .position(|t| t.task_id.as_str() == task_id)
     }
 
     /// Graphviz text of the task graph.
@@ -71,7 +73,11 @@ impl Dag {
     pub fn to_mermaid(&self) -> String {
         let mut out = String::from("flowchart LR\n");
         for (i, task) in self.tasks.iter().enumerate() {
-            out.push_str(&format!("  t{i}[\"{} ({})\"]\n", task.task_id, task.kind.name()));
+            out.push_str(&format!(
+                "  t{i}[\"{} ({})\"]\n",
+                task.task_id,
+                task.kind.name()
+            ));
         }
         for (up, down) in self.graph.edges() {
             out.push_str(&format!("  t{up} --> t{down}\n"));

@@ -114,14 +114,8 @@ fn trim_item_end(text: &str, start: usize, end: usize) -> usize {
 }
 
 enum Frame {
-    Map {
-        path: String,
-        key: Option<String>,
-    },
-    Seq {
-        path: String,
-        next: usize,
-    },
+    Map { path: String, key: Option<String> },
+    Seq { path: String, next: usize },
 }
 
 #[derive(Default)]
@@ -223,10 +217,34 @@ mod tests {
     fn keys_and_values_are_found_by_path() {
         let map = SourceMap::build(TEXT);
         assert_eq!(map.key("schedule"), Some(Pos { line: 2, column: 1 }));
-        assert_eq!(map.value("schedule"), Some(Pos { line: 2, column: 11 }));
-        assert_eq!(map.value("tasks[1].task_id"), Some(Pos { line: 6, column: 14 }));
-        assert_eq!(map.value("tasks[1].depends_on[0]"), Some(Pos { line: 7, column: 18 }));
-        assert_eq!(map.key("max_active_runs"), Some(Pos { line: 10, column: 1 }));
+        assert_eq!(
+            map.value("schedule"),
+            Some(Pos {
+                line: 2,
+                column: 11
+            })
+        );
+        assert_eq!(
+            map.value("tasks[1].task_id"),
+            Some(Pos {
+                line: 6,
+                column: 14
+            })
+        );
+        assert_eq!(
+            map.value("tasks[1].depends_on[0]"),
+            Some(Pos {
+                line: 7,
+                column: 18
+            })
+        );
+        assert_eq!(
+            map.key("max_active_runs"),
+            Some(Pos {
+                line: 10,
+                column: 1
+            })
+        );
     }
 
     #[test]

@@ -195,7 +195,10 @@ impl KindSpec {
     }
 }
 
-fn read_task(kind: &str, isolated: &str) -> Option<Result<(TaskCommon, KindSpec), serde_yaml::Error>> {
+fn read_task(
+    kind: &str,
+    isolated: &str,
+) -> Option<Result<(TaskCommon, KindSpec), serde_yaml::Error>> {
     fn read<F: for<'de> Deserialize<'de>>(text: &str) -> Result<F, serde_yaml::Error> {
         serde_yaml::from_str(text)
     }
@@ -244,7 +247,11 @@ pub fn parse(file: &Path, text: &str) -> ParsedFile {
     let document: serde_yaml::Value = match serde_yaml::from_str(text) {
         Ok(document) => document,
         Err(err) => {
-            parsed.errors.push(from_serde(file, &err, "this is not valid YAML; check the indentation and quoting around this spot"));
+            parsed.errors.push(from_serde(
+                file,
+                &err,
+                "this is not valid YAML; check the indentation and quoting around this spot",
+            ));
             return parsed;
         }
     };
@@ -265,7 +272,10 @@ pub fn parse(file: &Path, text: &str) -> ParsedFile {
         }
     };
     parsed.task_count = items.len();
-    parsed.all_task_ids = items.iter().filter_map(|i| i.get("task_id")?.as_str().map(String::from)).collect();
+    parsed.all_task_ids = items
+        .iter()
+        .filter_map(|i| i.get("task_id")?.as_str().map(String::from))
+        .collect();
     for (index, item) in items.iter().enumerate() {
         match read_one_task(file, text, &parsed.source, index, item) {
             Ok(task) => parsed.tasks.push(task),
@@ -291,12 +301,18 @@ fn read_one_task(
     let kind = match item.get("kind") {
         Some(serde_yaml::Value::String(kind)) => kind.as_str(),
         Some(_) => {
-            return Err(DagError::new(file, source.value(&format!("{path}.kind")), format!("{name}: `kind` must be a name"))
-                .hint(format!("use one of {}", KINDS.join(", "))));
+            return Err(DagError::new(
+                file,
+                source.value(&format!("{path}.kind")),
+                format!("{name}: `kind` must be a name"),
+            )
+            .hint(format!("use one of {}", KINDS.join(", "))));
         }
         None => {
-            return Err(DagError::new(file, source.value(&path), format!("{name} has no `kind`"))
-                .hint(format!("add `kind:` with one of {}", KINDS.join(", "))));
+            return Err(
+                DagError::new(file, source.value(&path), format!("{name} has no `kind`"))
+                    .hint(format!("add `kind:` with one of {}", KINDS.join(", "))),
+            );
         }
     };
     let isolated = source
@@ -314,7 +330,11 @@ fn read_one_task(
             .hint(hint))
         }
         Some(Err(err)) => Err(from_serde(file, &err, "").prefixed(&name)),
-        Some(Ok((common, kind))) => Ok(TaskSpec { index, common, kind }),
+        Some(Ok((common, kind))) => Ok(TaskSpec {
+            index,
+            common,
+            kind,
+        }),
     }
 }
 
@@ -337,7 +357,8 @@ fn from_serde(file: &Path, err: &serde_yaml::Error, fallback_hint: &str) -> DagE
         Some(cut) => full[..cut].to_string(),
         None => full,
     };
-    let hint = serde_hint(&message).or_else(|| (!fallback_hint.is_empty()).then(|| fallback_hint.to_string()));
+    let hint = serde_hint(&message)
+        .or_else(|| (!fallback_hint.is_empty()).then(|| fallback_hint.to_string()));
     let error = DagError::new(file, pos, message);
     match hint {
         Some(hint) => error.hint(hint),
@@ -349,9 +370,16 @@ fn from_serde(file: &Path, err: &serde_yaml::Error, fallback_hint: &str) -> DagE
 /// field, wrong type.
 fn serde_hint(message: &str) -> Option<String> {
     let backticked = |s: &str| -> Vec<String> {
-        s.split('`').skip(1).step_by(2).map(str::to_string).collect()
+        s.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
     };
-    if let Some(at) = message.find("unknown field `").or_else(|| message.find("unknown variant `")) {
+    if let Some(at) = message
+        .find("unknown field `")
+        .or_else(|| message.find("unknown variant `"))
+    {
         let names = backticked(&message[at..]);
         let (got, expected) = names.split_first()?;
         return Some(

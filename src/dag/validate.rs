@@ -43,7 +43,11 @@ impl Checker<'_> {
     fn error(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
         let hint = hint.into();
         let error = DagError::new(self.file, self.source.value(path), message);
-        self.errors.push(if hint.is_empty() { error } else { error.hint(hint) });
+        self.errors.push(if hint.is_empty() {
+            error
+        } else {
+            error.hint(hint)
+        });
     }
 
     fn key_error(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
@@ -77,7 +81,10 @@ impl Checker<'_> {
                 Ok(tz) => tz,
                 Err(_) => {
                     let hint = suggest(name, chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()))
-                        .unwrap_or_else(|| "use an IANA name such as UTC, Europe/London or America/New_York".to_string());
+                        .unwrap_or_else(|| {
+                            "use an IANA name such as UTC, Europe/London or America/New_York"
+                                .to_string()
+                        });
                     self.error("timezone", format!("unknown timezone `{name}`"), hint);
                     Tz::UTC
                 }
@@ -95,8 +102,14 @@ impl Checker<'_> {
                 None
             }
         });
-        let start_date = header.start_date.as_deref().and_then(|text| self.date("start_date", text, timezone));
-        let end_date = header.end_date.as_deref().and_then(|text| self.date("end_date", text, timezone));
+        let start_date = header
+            .start_date
+            .as_deref()
+            .and_then(|text| self.date("start_date", text, timezone));
+        let end_date = header
+            .end_date
+            .as_deref()
+            .and_then(|text| self.date("end_date", text, timezone));
         if header.schedule.is_some() && header.start_date.is_none() {
             self.key_error(
                 "schedule",
@@ -107,11 +120,22 @@ impl Checker<'_> {
         if let (Some(start), Some(end)) = (start_date, end_date)
             && end < start
         {
-            self.error("end_date", "end_date is before start_date", "move end_date after start_date or remove it");
+            self.error(
+                "end_date",
+                "end_date is before start_date",
+                "move end_date after start_date or remove it",
+            );
         }
-        for (key, value) in [("max_active_runs", header.max_active_runs), ("max_active_tasks", header.max_active_tasks)] {
+        for (key, value) in [
+            ("max_active_runs", header.max_active_runs),
+            ("max_active_tasks", header.max_active_tasks),
+        ] {
             if value == Some(0) {
-                self.error(key, format!("{key} must be at least 1"), "set it to 1 or more, or remove it for the default of 16");
+                self.error(
+                    key,
+                    format!("{key} must be at least 1"),
+                    "set it to 1 or more, or remove it for the default of 16",
+                );
             }
         }
         let defaults = header.default_args.clone().unwrap_or_default();
@@ -162,7 +186,11 @@ impl Checker<'_> {
         match parse_date(text, tz) {
             Ok(date) => Some(date),
             Err(message) => {
-                self.error(key, message, "write a date like 2024-01-01, 2024-01-01T06:00 or 2024-01-01T06:00:00+01:00");
+                self.error(
+                    key,
+                    message,
+                    "write a date like 2024-01-01, 2024-01-01T06:00 or 2024-01-01T06:00:00+01:00",
+                );
                 None
             }
         }
@@ -181,8 +209,14 @@ impl Checker<'_> {
 
     fn check_durations(&mut self, base: &str, args: &TaskDefaults) {
         self.duration(&format!("{base}.retry_delay"), args.retry_delay.as_ref());
-        self.duration(&format!("{base}.max_retry_delay"), args.max_retry_delay.as_ref());
-        self.duration(&format!("{base}.execution_timeout"), args.execution_timeout.as_ref());
+        self.duration(
+            &format!("{base}.max_retry_delay"),
+            args.max_retry_delay.as_ref(),
+        );
+        self.duration(
+            &format!("{base}.execution_timeout"),
+            args.execution_timeout.as_ref(),
+        );
     }
 
     fn tasks(&mut self, parsed: &ParsedFile, defaults: &TaskDefaults) -> Option<Vec<Task>> {
@@ -192,7 +226,11 @@ impl Checker<'_> {
             let path = format!("tasks[{}]", spec.index);
             let id = spec.common.task_id.as_str();
             if let Some(&first) = seen.get(id) {
-                let line = self.source.value(&format!("tasks[{first}].task_id")).map(|p| p.line).unwrap_or(0);
+                let line = self
+                    .source
+                    .value(&format!("tasks[{first}].task_id"))
+                    .map(|p| p.line)
+                    .unwrap_or(0);
                 self.error(
                     &format!("{path}.task_id"),
                     format!("duplicate task_id `{id}` (first defined on line {line})"),
@@ -210,10 +248,14 @@ impl Checker<'_> {
             }
             let o = &spec.common.overrides;
             self.check_durations(&path, o);
-            let pick = |task: &Option<String>, dag: &Option<String>| task.clone().or_else(|| dag.clone());
-            let retry_delay = pick(&o.retry_delay, &defaults.retry_delay).and_then(|d| duration::parse(&d).ok());
-            let max_retry_delay = pick(&o.max_retry_delay, &defaults.max_retry_delay).and_then(|d| duration::parse(&d).ok());
-            let execution_timeout = pick(&o.execution_timeout, &defaults.execution_timeout).and_then(|d| duration::parse(&d).ok());
+            let pick =
+                |task: &Option<String>, dag: &Option<String>| task.clone().or_else(|| dag.clone());
+            let retry_delay =
+                pick(&o.retry_delay, &defaults.retry_delay).and_then(|d| duration::parse(&d).ok());
+            let max_retry_delay = pick(&o.max_retry_delay, &defaults.max_retry_delay)
+                .and_then(|d| duration::parse(&d).ok());
+            let execution_timeout = pick(&o.execution_timeout, &defaults.execution_timeout)
+                .and_then(|d| duration::parse(&d).ok());
             self.kind_fields(&path, id, &spec.kind);
             tasks.push(Task {
                 task_id: TaskId::new(id),
@@ -222,7 +264,10 @@ impl Checker<'_> {
                 retry: RetryPolicy {
                     retries: o.retries.or(defaults.retries).unwrap_or(0),
                     retry_delay: retry_delay.unwrap_or(RetryPolicy::default().retry_delay),
-                    exponential_backoff: o.retry_exponential_backoff.or(defaults.retry_exponential_backoff).unwrap_or(false),
+                    exponential_backoff: o
+                        .retry_exponential_backoff
+                        .or(defaults.retry_exponential_backoff)
+                        .unwrap_or(false),
                     max_retry_delay,
                 },
                 execution_timeout,
@@ -242,16 +287,29 @@ impl Checker<'_> {
                     ShellCommand::Argv(argv) => argv.is_empty(),
                 };
                 if empty {
-                    self.error(&format!("{path}.command"), format!("task `{id}`: `command` is empty"), "give the command to run, e.g. `command: echo hello`");
+                    self.error(
+                        &format!("{path}.command"),
+                        format!("task `{id}`: `command` is empty"),
+                        "give the command to run, e.g. `command: echo hello`",
+                    );
                 }
             }
             KindSpec::Http(http) => {
-                const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+                const METHODS: [&str; 7] =
+                    ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
                 if !METHODS.contains(&http.method.as_str()) {
-                    self.error(&format!("{path}.method"), format!("task `{id}`: unknown HTTP method `{}`", http.method), format!("use one of {}", METHODS.join(", ")));
+                    self.error(
+                        &format!("{path}.method"),
+                        format!("task `{id}`: unknown HTTP method `{}`", http.method),
+                        format!("use one of {}", METHODS.join(", ")),
+                    );
                 }
                 if http.url.trim().is_empty() {
-                    self.error(&format!("{path}.url"), format!("task `{id}`: `url` is empty"), "give the URL to call");
+                    self.error(
+                        &format!("{path}.url"),
+                        format!("task `{id}`: `url` is empty"),
+                        "give the URL to call",
+                    );
                 }
             }
         }
@@ -270,10 +328,17 @@ impl Checker<'_> {
         let env = minijinja::Environment::new();
         for (field, text) in strings {
             if let Err(err) = env.template_from_str(&text) {
-                let top = field.split(['.', '[']).next().unwrap_or_default().to_string();
+                let top = field
+                    .split(['.', '['])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
                 self.error(
                     &format!("{path}.{top}"),
-                    format!("task `{id}`: template in `{field}` does not compile: {}", err.detail().unwrap_or("syntax error")),
+                    format!(
+                        "task `{id}`: template in `{field}` does not compile: {}",
+                        err.detail().unwrap_or("syntax error")
+                    ),
                     "check the {{ }} and {% %} pairs",
                 );
             }
@@ -295,8 +360,9 @@ impl Checker<'_> {
                     // that task is broken: its own error says why
                     None if parsed.all_task_ids.contains(upstream) => {}
                     None => {
-                        let hint = suggest(upstream, index.keys().copied())
-                            .unwrap_or_else(|| format!("depend on one of: {}", sorted(index.keys())));
+                        let hint = suggest(upstream, index.keys().copied()).unwrap_or_else(|| {
+                            format!("depend on one of: {}", sorted(index.keys()))
+                        });
                         self.error(
                             &format!("tasks[{}].depends_on[{j}]", spec.index),
                             format!("task `{}` depends on `{upstream}`, which is not a task of this DAG", spec.common.task_id),
@@ -313,7 +379,10 @@ impl Checker<'_> {
             Ok(graph) => Some(graph),
             Err(cycles) => {
                 for cycle in cycles {
-                    let names: Vec<&str> = cycle.iter().map(|&i| parsed.tasks[i].common.task_id.as_str()).collect();
+                    let names: Vec<&str> = cycle
+                        .iter()
+                        .map(|&i| parsed.tasks[i].common.task_id.as_str())
+                        .collect();
                     let first = &parsed.tasks[cycle[0]];
                     self.key_error(
                         &format!("tasks[{}].depends_on", first.index),
@@ -343,7 +412,11 @@ fn collect_strings(prefix: &str, value: &serde_json::Value, out: &mut Vec<(Strin
         }
         serde_json::Value::Object(map) => {
             for (key, item) in map {
-                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
                 collect_strings(&path, item, out);
             }
         }
@@ -355,7 +428,9 @@ fn collect_strings(prefix: &str, value: &serde_json::Value, out: &mut Vec<(Strin
 fn is_valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 250
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// `2024-01-01`, `2024-01-01T06:00[:00]`, `2024-01-01 06:00:00`, or RFC 3339
@@ -369,13 +444,20 @@ pub fn parse_date(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .or_else(|| {
-            ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
-                .iter()
-                .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+            [
+                "%Y-%m-%dT%H:%M:%S",
+                "%Y-%m-%dT%H:%M",
+                "%Y-%m-%d %H:%M:%S",
+                "%Y-%m-%d %H:%M",
+            ]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
         })
         .ok_or_else(|| format!("invalid date `{text}`"))?;
     tz.from_local_datetime(&naive)
         .earliest()
         .map(|local| local.with_timezone(&Utc))
-        .ok_or_else(|| format!("`{text}` does not exist in {tz} (it falls in a daylight-saving gap)"))
+        .ok_or_else(|| {
+            format!("`{text}` does not exist in {tz} (it falls in a daylight-saving gap)")
+        })
 }

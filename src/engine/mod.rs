@@ -17,11 +17,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::dag::{DataInterval, Dag};
+use crate::dag::{Dag, DataInterval};
 use crate::model::{RunId, RunState};
 use crate::store::{DagRunRow, NewDagRun, RunType, Store, StoreError};
 
-pub use clock::{Clock, SystemClock, TokioClock};
+pub use clock::{Clock, SystemClock, VirtualClock};
 
 /// What can stop the engine from driving a run (a failed task is not one of these).
 #[derive(Debug, thiserror::Error)]
@@ -109,15 +109,35 @@ impl Engine {
         self.inner.clock.now()
     }
 
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
     /// Records a queued DagRun with all its task instances.
-    pub async fn create_run(&self, dag: &Dag, request: &RunRequest) -> Result<DagRunRow, EngineError> {
+    pub async fn create_run(
+        &self,
+        dag: &Dag,
+        request: &RunRequest,
+    ) -> Result<DagRunRow, EngineError> {
         let now = self.now();
         self.inner
             .store
-            .upsert_dag(&dag.dag_id, &dag.fileloc.display().to_string(), dag.is_paused_upon_creation, now)
+            .upsert_dag(
+                &dag.dag_id,
+                &dag.fileloc.display().to_string(),
+                dag.is_paused_upon_creation,
+                now,
+            )
             .await?;
-        let run_id = request.run_id.clone().unwrap_or_else(|| default_run_id(request.run_type, request.logical_date));
-        let tasks = dag.tasks.iter().map(|t| (&t.task_id, t.retry.retries + 1)).collect();
+        let run_id = request
+            .run_id
+            .clone()
+            .unwrap_or_else(|| default_run_id(request.run_type, request.logical_date));
+        let tasks = dag
+            .tasks
+            .iter()
+            .map(|t| (&t.task_id, t.retry.retries + 1))
+            .collect();
         let run = self
             .inner
             .store
@@ -148,7 +168,10 @@ impl Engine {
         cancel: CancellationToken,
         shutdown: CancellationToken,
     ) -> Result<DriveOutcome, EngineError> {
-        run::Driver::start(self.clone(), dag, dag_run_id, cancel, shutdown).await?.drive().await
+        run::Driver::start(self.clone(), dag, dag_run_id, cancel, shutdown)
+            .await?
+            .drive()
+            .await
     }
 }
 

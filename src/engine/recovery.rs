@@ -20,7 +20,8 @@ pub async fn end_interrupted_try(
     now: DateTime<Utc>,
 ) -> Result<(TaskState, Option<DateTime<Utc>>), StoreError> {
     let (state, next_retry_at) = if ti.try_number < ti.max_tries {
-        let delay = chrono::Duration::from_std(task.retry.delay_after(ti.try_number)).unwrap_or_default();
+        let delay =
+            chrono::Duration::from_std(task.retry.delay_after(ti.try_number)).unwrap_or_default();
         (TaskState::UpForRetry, Some(now + delay))
     } else {
         (TaskState::Failed, None)
@@ -30,7 +31,13 @@ pub async fn end_interrupted_try(
         .finish_try(
             ti.id,
             ti.try_number,
-            &TryEnd { state, output: None, error: Some(INTERRUPTED), next_retry_at, now },
+            &TryEnd {
+                state,
+                output: None,
+                error: Some(INTERRUPTED),
+                next_retry_at,
+                now,
+            },
         )
         .await?;
     Ok((state, next_retry_at))

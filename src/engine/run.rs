@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
@@ -60,7 +59,10 @@ impl Driver {
             // a task removed from the DAG since the run was created is left as it is
             if let Some(i) = dag.task_index(ti.task_id.as_str()) {
                 if ti.state == TaskState::Success {
-                    outputs.insert(ti.task_id.to_string(), ti.output.clone().unwrap_or_default());
+                    outputs.insert(
+                        ti.task_id.to_string(),
+                        ti.output.clone().unwrap_or_default(),
+                    );
                 }
                 tis[i] = Some(ti);
             }
@@ -90,7 +92,8 @@ impl Driver {
     }
 
     pub(super) async fn drive(mut self) -> Result<DriveOutcome, EngineError> {
-        let span = tracing::info_span!("dag_run", dag_id = %self.run.dag_id, run_id = %self.run.run_id);
+        let span =
+            tracing::info_span!("dag_run", dag_id = %self.run.dag_id, run_id = %self.run.run_id);
         async move {
             if self.run.state.is_finished() {
                 return Ok(DriveOutcome::Finished(self.run.state));
@@ -119,10 +122,10 @@ impl Driver {
                     break;
                 }
                 let wake = self.next_retry_at();
-                let sleep = wake.map(|at| (at - self.engine.now()).to_std().unwrap_or(Duration::ZERO));
+                let retry_due = self.engine.clock().sleep_until(wake.unwrap_or_else(|| self.engine.now()));
                 tokio::select! {
                     Some(joined) = self.jobs.join_next() => self.finished(joined).await?,
-                    () = tokio::time::sleep(sleep.unwrap_or(Duration::ZERO)), if sleep.is_some() => {}
+                    () = retry_due, if wake.is_some() => {}
                     () = self.cancel.cancelled(), if !self.cancelled => self.cancel_waiting().await?,
                     () = self.shutdown.cancelled() => {}
                 }
@@ -139,9 +142,17 @@ impl Driver {
     /// Tries the store shows as running were cut off by a stop of airless.
     async fn recover(&mut self) -> Result<(), EngineError> {
         for task in 0..self.tis.len() {
-            let Some(ti) = self.tis[task].clone() else { continue };
+            let Some(ti) = self.tis[task].clone() else {
+                continue;
+            };
             if ti.state == TaskState::Running {
-                let (state, next) = recovery::end_interrupted_try(self.engine.store(), &self.dag.tasks[task], &ti, self.engine.now()).await?;
+                let (state, next) = recovery::end_interrupted_try(
+                    self.engine.store(),
+                    &self.dag.tasks[task],
+                    &ti,
+                    self.engine.now(),
+                )
+                .await?;
                 if let Some(ti) = self.tis[task].as_mut() {
                     ti.state = state;
                     ti.next_retry_at = next;
@@ -164,7 +175,8 @@ impl Driver {
             if self.state(task) != Some(TaskState::None) {
                 continue;
             }
-            let upstream = Upstream::from_states(self.dag.graph.upstream(task).filter_map(|u| self.state(u)));
+            let upstream =
+                Upstream::from_states(self.dag.graph.upstream(task).filter_map(|u| self.state(u)));
             let next = match decide(self.dag.tasks[task].trigger_rule, upstream) {
                 Decision::Wait => continue,
                 Decision::Run => TaskState::Queued,
@@ -189,9 +201,19 @@ impl Driver {
         Ok(())
     }
 
-    async fn set_state(&mut self, task: usize, from: TaskState, to: TaskState) -> Result<(), EngineError> {
-        let Some(ti) = &self.tis[task] else { return Ok(()) };
-        self.engine.store().set_task_state(ti.id, from, to, self.engine.now()).await?;
+    async fn set_state(
+        &mut self,
+        task: usize,
+        from: TaskState,
+        to: TaskState,
+    ) -> Result<(), EngineError> {
+        let Some(ti) = &self.tis[task] else {
+            return Ok(());
+        };
+        self.engine
+            .store()
+            .set_task_state(ti.id, from, to, self.engine.now())
+            .await?;
         tracing::debug!(task_id = %ti.task_id, from = %from, to = %to, "task state");
         self.set_local(task, to);
         Ok(())
@@ -199,7 +221,12 @@ impl Driver {
 
     fn has_waiting_work(&self) -> bool {
         !self.ready.is_empty()
-            || self.tis.iter().flatten().any(|ti| matches!(ti.state, TaskState::UpForRetry | TaskState::Queued | TaskState::None))
+            || self.tis.iter().flatten().any(|ti| {
+                matches!(
+                    ti.state,
+                    TaskState::UpForRetry | TaskState::Queued | TaskState::None
+                )
+            })
     }
 
     fn next_retry_at(&self) -> Option<DateTime<Utc>> {
@@ -216,7 +243,8 @@ impl Driver {
         for task in 0..self.tis.len() {
             let due = matches!(&self.tis[task], Some(ti) if ti.state == TaskState::UpForRetry && ti.next_retry_at.is_none_or(|at| at <= now));
             if due {
-                self.set_state(task, TaskState::UpForRetry, TaskState::Queued).await?;
+                self.set_state(task, TaskState::UpForRetry, TaskState::Queued)
+                    .await?;
                 self.ready.push_back(task);
             }
         }
@@ -226,8 +254,12 @@ impl Driver {
     async fn start_ready(&mut self) -> Result<(), EngineError> {
         let cap = self.dag.max_active_tasks as usize;
         while self.jobs.len() < cap && !self.shutdown.is_cancelled() {
-            let Some(task) = self.ready.pop_front() else { break };
-            let Some(ti) = self.tis[task].clone() else { continue };
+            let Some(task) = self.ready.pop_front() else {
+                break;
+            };
+            let Some(ti) = self.tis[task].clone() else {
+                continue;
+            };
             if ti.state != TaskState::Queued {
                 continue;
             }
@@ -248,7 +280,10 @@ impl Driver {
         Ok(())
     }
 
-    async fn finished(&mut self, joined: Result<Result<Finished, EngineError>, tokio::task::JoinError>) -> Result<(), EngineError> {
+    async fn finished(
+        &mut self,
+        joined: Result<Result<Finished, EngineError>, tokio::task::JoinError>,
+    ) -> Result<(), EngineError> {
         let done = joined.map_err(|e| EngineError::Job(e.to_string()))??;
         if let Some(ti) = self.tis[done.task].as_mut() {
             ti.state = done.state;
@@ -256,7 +291,8 @@ impl Driver {
             ti.next_retry_at = done.next_retry_at;
         }
         if let Some(output) = done.output {
-            self.outputs.insert(self.dag.tasks[done.task].task_id.to_string(), output);
+            self.outputs
+                .insert(self.dag.tasks[done.task].task_id.to_string(), output);
         }
         if done.state.is_finished() {
             self.evaluate_downstream(done.task).await?;
@@ -272,8 +308,13 @@ impl Driver {
         self.ready.clear();
         for task in 0..self.tis.len() {
             match self.state(task) {
-                Some(state @ (TaskState::None | TaskState::Queued)) => self.set_state(task, state, TaskState::Skipped).await?,
-                Some(TaskState::UpForRetry) => self.set_state(task, TaskState::UpForRetry, TaskState::Failed).await?,
+                Some(state @ (TaskState::None | TaskState::Queued)) => {
+                    self.set_state(task, state, TaskState::Skipped).await?
+                }
+                Some(TaskState::UpForRetry) => {
+                    self.set_state(task, TaskState::UpForRetry, TaskState::Failed)
+                        .await?
+                }
                 _ => {}
             }
         }
@@ -283,12 +324,17 @@ impl Driver {
     /// Airflow's rule: the run failed if any leaf task failed or was
     /// upstream_failed (or the run was cancelled); otherwise it succeeded.
     fn final_state(&self) -> RunState {
-        let leaf_failed = self
-            .dag
-            .graph
-            .leaves()
-            .any(|t| matches!(self.state(t), Some(TaskState::Failed | TaskState::UpstreamFailed)));
-        if self.cancelled || leaf_failed { RunState::Failed } else { RunState::Success }
+        let leaf_failed = self.dag.graph.leaves().any(|t| {
+            matches!(
+                self.state(t),
+                Some(TaskState::Failed | TaskState::UpstreamFailed)
+            )
+        });
+        if self.cancelled || leaf_failed {
+            RunState::Failed
+        } else {
+            RunState::Success
+        }
     }
 }
 
@@ -330,7 +376,14 @@ impl TryJob {
             .join(format!("task_id={}", self.ti.task_id))
             .join(format!("attempt={try_number}.log"));
         let store = self.engine.store();
-        store.start_try(self.ti.id, try_number, &log_path.display().to_string(), self.engine.now()).await?;
+        store
+            .start_try(
+                self.ti.id,
+                try_number,
+                &log_path.display().to_string(),
+                self.engine.now(),
+            )
+            .await?;
         tracing::info!("try started");
         let log = TaskLog::create(&log_path, inner.secrets.clone()).unwrap_or_else(|err| {
             tracing::warn!(path = %log_path.display(), "cannot create the task log: {err}");
@@ -345,7 +398,9 @@ impl TryJob {
         ));
 
         let result = if permit.is_none() {
-            Err(executor::TaskError::cancelled("the run was cancelled before the try started"))
+            Err(executor::TaskError::cancelled(
+                "the run was cancelled before the try started",
+            ))
         } else {
             self.execute(try_number, &log).await
         };
@@ -358,8 +413,14 @@ impl TryJob {
                 // a cancelled run retries nothing; timeouts and errors retry per `retries`
                 let cancelled = err.kind == FailureKind::Cancelled && self.cancel.is_cancelled();
                 if !cancelled && !self.cancel.is_cancelled() && try_number < self.ti.max_tries {
-                    let delay = chrono::Duration::from_std(task.retry.delay_after(try_number)).unwrap_or_default();
-                    (TaskState::UpForRetry, Some(now + delay), None, Some(err.message))
+                    let delay = chrono::Duration::from_std(task.retry.delay_after(try_number))
+                        .unwrap_or_default();
+                    (
+                        TaskState::UpForRetry,
+                        Some(now + delay),
+                        None,
+                        Some(err.message),
+                    )
                 } else {
                     (TaskState::Failed, None, None, Some(err.message))
                 }
@@ -373,14 +434,25 @@ impl TryJob {
             .finish_try(
                 self.ti.id,
                 try_number,
-                &TryEnd { state, output: output.as_ref(), error: error.as_deref(), next_retry_at, now },
+                &TryEnd {
+                    state,
+                    output: output.as_ref(),
+                    error: error.as_deref(),
+                    next_retry_at,
+                    now,
+                },
             )
             .await?;
         match &error {
             None => tracing::info!("try succeeded"),
             Some(message) => tracing::warn!(state = %state, "try failed: {}", log.mask(message)),
         }
-        Ok(Finished { task: self.task, state, output, next_retry_at })
+        Ok(Finished {
+            task: self.task,
+            state,
+            output,
+            next_retry_at,
+        })
     }
 
     /// Renders the task's templates and runs it under its execution_timeout.
@@ -399,7 +471,9 @@ impl TryJob {
             env: &inner.env,
             outputs: &self.outputs,
         };
-        let kind = TemplateContext::new(&vars).render_kind(&task.kind).map_err(executor::TaskError::failed)?;
+        let kind = TemplateContext::new(&vars)
+            .render_kind(&task.kind)
+            .map_err(executor::TaskError::failed)?;
         let try_cancel = self.cancel.child_token();
         let ctx = TaskContext {
             dag_id: self.run.dag_id.clone(),

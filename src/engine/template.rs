@@ -89,7 +89,8 @@ impl TemplateContext {
     fn render_spec<T: Serialize + DeserializeOwned>(&self, spec: &T) -> Result<T, String> {
         let mut value = serde_json::to_value(spec).map_err(|e| e.to_string())?;
         self.render_value("", &mut value)?;
-        serde_json::from_value(value).map_err(|e| format!("rendered fields no longer fit the task: {e}"))
+        serde_json::from_value(value)
+            .map_err(|e| format!("rendered fields no longer fit the task: {e}"))
     }
 
     fn render_value(&self, field: &str, value: &mut Value) -> Result<(), String> {
@@ -104,7 +105,11 @@ impl TemplateContext {
             }
             Value::Object(map) => {
                 for (key, item) in map.iter_mut() {
-                    let path = if field.is_empty() { key.clone() } else { format!("{field}.{key}") };
+                    let path = if field.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{field}.{key}")
+                    };
                     self.render_value(&path, item)?;
                 }
             }
@@ -116,10 +121,12 @@ impl TemplateContext {
     /// Renders one template; `field` names it in errors.
     pub fn render_str(&self, field: &str, source: &str) -> Result<String, String> {
         self.env.render_str(source, &self.context).map_err(|err| {
-            let reason = self.missing_name(source).unwrap_or_else(|| match err.detail() {
-                Some(detail) => format!("{} ({detail})", err.kind()),
-                None => err.kind().to_string(),
-            });
+            let reason = self
+                .missing_name(source)
+                .unwrap_or_else(|| match err.detail() {
+                    Some(detail) => format!("{} ({detail})", err.kind()),
+                    None => err.kind().to_string(),
+                });
             format!("template in `{field}`: {reason}")
         })
     }
@@ -167,10 +174,23 @@ mod tests {
     use crate::dag::{ShellCommand, ShellSpec};
     use chrono::TimeZone;
 
-    fn render(source: &str, env: &[(&str, &str)], outputs: &[(&str, Value)]) -> Result<String, String> {
-        let params = json!({"records": 500}).as_object().cloned().unwrap_or_default();
-        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let outputs: BTreeMap<String, Value> = outputs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    fn render(
+        source: &str,
+        env: &[(&str, &str)],
+        outputs: &[(&str, Value)],
+    ) -> Result<String, String> {
+        let params = json!({"records": 500})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let outputs: BTreeMap<String, Value> = outputs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
         let vars = TemplateVars {
             dag_id: "demo",
@@ -189,22 +209,42 @@ mod tests {
 
     #[test]
     fn airflow_names_render() {
-        assert_eq!(render("{{ ds }} {{ ds_nodash }} {{ ts }}", &[], &[]).unwrap(), "2024-01-01 20240101 2024-01-01T00:00:00+00:00");
-        assert_eq!(render("{{ data_interval_end }} {{ try_number }}", &[], &[]).unwrap(), "2024-01-02T00:00:00+00:00 2");
-        assert_eq!(render("{{ params.records }} {{ conf.extra }}", &[], &[]).unwrap(), "7 x");
-        assert_eq!(render("{{ env.HOME_DIR }}", &[("HOME_DIR", "/h")], &[]).unwrap(), "/h");
+        assert_eq!(
+            render("{{ ds }} {{ ds_nodash }} {{ ts }}", &[], &[]).unwrap(),
+            "2024-01-01 20240101 2024-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            render("{{ data_interval_end }} {{ try_number }}", &[], &[]).unwrap(),
+            "2024-01-02T00:00:00+00:00 2"
+        );
+        assert_eq!(
+            render("{{ params.records }} {{ conf.extra }}", &[], &[]).unwrap(),
+            "7 x"
+        );
+        assert_eq!(
+            render("{{ env.HOME_DIR }}", &[("HOME_DIR", "/h")], &[]).unwrap(),
+            "/h"
+        );
     }
 
     #[test]
     fn upstream_output_is_reachable() {
-        let out = render("{{ tasks.extract.output.rows }}", &[], &[("extract", json!({"rows": 42}))]).unwrap();
+        let out = render(
+            "{{ tasks.extract.output.rows }}",
+            &[],
+            &[("extract", json!({"rows": 42}))],
+        )
+        .unwrap();
         assert_eq!(out, "42");
     }
 
     #[test]
     fn a_missing_environment_variable_is_named() {
         let err = render("echo {{ env.DATABRICKS_TOKEN }}", &[], &[]).unwrap_err();
-        assert_eq!(err, "template in `command`: environment variable `DATABRICKS_TOKEN` is not set");
+        assert_eq!(
+            err,
+            "template in `command`: environment variable `DATABRICKS_TOKEN` is not set"
+        );
     }
 
     #[test]
@@ -220,17 +260,30 @@ mod tests {
         let env = BTreeMap::new();
         let outputs = BTreeMap::new();
         let vars = TemplateVars {
-            dag_id: "d", run_id: "r", task_id: "t", try_number: 1,
-            logical_date: start, data_interval: (start, start),
-            params: &empty, conf: &Value::Null, env: &env, outputs: &outputs,
+            dag_id: "d",
+            run_id: "r",
+            task_id: "t",
+            try_number: 1,
+            logical_date: start,
+            data_interval: (start, start),
+            params: &empty,
+            conf: &Value::Null,
+            env: &env,
+            outputs: &outputs,
         };
         let kind = KindSpec::Shell(ShellSpec {
             command: ShellCommand::Argv(vec!["echo".into(), "{{ ds }}".into()]),
             env: BTreeMap::from([("D".to_string(), "{{ dag_id }}".to_string())]),
             cwd: None,
         });
-        let KindSpec::Shell(rendered) = TemplateContext::new(&vars).render_kind(&kind).unwrap() else { panic!() };
-        assert_eq!(rendered.command, ShellCommand::Argv(vec!["echo".into(), "2024-01-01".into()]));
+        let KindSpec::Shell(rendered) = TemplateContext::new(&vars).render_kind(&kind).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            rendered.command,
+            ShellCommand::Argv(vec!["echo".into(), "2024-01-01".into()])
+        );
         assert_eq!(rendered.env["D"], "d");
     }
 

@@ -161,7 +161,9 @@ mod tests {
 
     #[test]
     fn a_task_without_upstream_always_runs() {
-        for rule in [AllSuccess, AllFailed, AllDone, OneSuccess, OneFailed, NoneFailed] {
+        for rule in [
+            AllSuccess, AllFailed, AllDone, OneSuccess, OneFailed, NoneFailed,
+        ] {
             assert_eq!(decide(rule, Upstream::default()), Run);
         }
     }

@@ -27,7 +27,8 @@ pub async fn run(spec: &HttpSpec, ctx: &TaskContext) -> TaskResult {
         body = response.text() => body.map_err(|err| TaskError::failed(format!("cannot read the response body: {err}")))?,
         () = ctx.cancel.cancelled() => return Err(TaskError::cancelled("the request was abandoned")),
     };
-    ctx.log.line(&format!("HTTP {status}, {} bytes", body.len()));
+    ctx.log
+        .line(&format!("HTTP {status}, {} bytes", body.len()));
     let expected = match &spec.expect_status {
         Some(codes) => codes.contains(&status.as_u16()),
         None => status.is_success(),
@@ -35,7 +36,10 @@ pub async fn run(spec: &HttpSpec, ctx: &TaskContext) -> TaskResult {
     if !expected {
         let excerpt: String = body.chars().take(500).collect();
         ctx.log.line(&excerpt);
-        return Err(TaskError::failed(format!("{} {} answered {status}: {excerpt}", spec.method, spec.url)));
+        return Err(TaskError::failed(format!(
+            "{} {} answered {status}: {excerpt}",
+            spec.method, spec.url
+        )));
     }
     Ok(output_from_text(&body))
 }

@@ -22,7 +22,9 @@ struct Inner {
 
 impl std::fmt::Debug for TaskLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskLog").field("path", &self.inner.path).finish()
+        f.debug_struct("TaskLog")
+            .field("path", &self.inner.path)
+            .finish()
     }
 }
 
@@ -32,7 +34,11 @@ impl TaskLog {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)?;
         Ok(TaskLog {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
@@ -84,11 +90,16 @@ impl TaskLog {
             chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
             self.mask(text)
         );
-        let Ok(mut guard) = self.inner.sink.lock() else { return };
+        let Ok(mut guard) = self.inner.sink.lock() else {
+            return;
+        };
         if let Some(sink) = guard.as_mut()
             && let Err(err) = sink.write_all(line.as_bytes()).and_then(|()| sink.flush())
         {
-            eprintln!("airless: cannot write task log {}: {err}", self.inner.path.display());
+            eprintln!(
+                "airless: cannot write task log {}: {err}",
+                self.inner.path.display()
+            );
             *guard = None;
         }
     }

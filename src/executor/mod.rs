@@ -53,11 +53,17 @@ pub struct TaskError {
 
 impl TaskError {
     pub fn failed(message: impl Into<String>) -> Self {
-        TaskError { kind: FailureKind::Error, message: message.into() }
+        TaskError {
+            kind: FailureKind::Error,
+            message: message.into(),
+        }
     }
 
     pub fn cancelled(message: impl Into<String>) -> Self {
-        TaskError { kind: FailureKind::Cancelled, message: message.into() }
+        TaskError {
+            kind: FailureKind::Cancelled,
+            message: message.into(),
+        }
     }
 }
 

@@ -46,17 +46,31 @@ pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    if let Some(cwd) = spec.cwd.as_ref().map(std::path::PathBuf::from).or_else(|| ctx.workdir.clone()) {
+    if let Some(cwd) = spec
+        .cwd
+        .as_ref()
+        .map(std::path::PathBuf::from)
+        .or_else(|| ctx.workdir.clone())
+    {
         command.current_dir(cwd);
     }
     let mut child = command
         .spawn()
         .map_err(|err| TaskError::failed(format!("cannot start the command: {err}")))?;
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
-    ctx.log.line(&format!("started process group {}", child.id().unwrap_or(0)));
+    ctx.log.line(&format!(
+        "started process group {}",
+        child.id().unwrap_or(0)
+    ));
 
-    let stdout = child.stdout.take().map(|out| tokio::spawn(pump(out, ctx.log.clone(), true)));
-    let stderr = child.stderr.take().map(|err| tokio::spawn(pump(err, ctx.log.clone(), false)));
+    let stdout = child
+        .stdout
+        .take()
+        .map(|out| tokio::spawn(pump(out, ctx.log.clone(), true)));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|err| tokio::spawn(pump(err, ctx.log.clone(), false)));
 
     let status = tokio::select! {
         status = child.wait() => status.map_err(|err| TaskError::failed(format!("cannot wait for the command: {err}")))?,
@@ -78,7 +92,9 @@ pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
     }
     if status.success() {
         ctx.log.line("command exited with code 0");
-        Ok(last_line.map(|l| output_from_text(&l)).unwrap_or(serde_json::Value::Null))
+        Ok(last_line
+            .map(|l| output_from_text(&l))
+            .unwrap_or(serde_json::Value::Null))
     } else {
         let message = match status.code() {
             Some(code) => format!("command exited with code {code}"),
@@ -92,10 +108,15 @@ pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
 /// SIGTERM to the whole group, SIGKILL if it is still there after the grace.
 async fn kill_group(pgid: Option<Pid>, child: &mut tokio::process::Child, ctx: &TaskContext) {
     let Some(pgid) = pgid else { return };
-    ctx.log.line(&format!("sending SIGTERM to process group {pgid}"));
+    ctx.log
+        .line(&format!("sending SIGTERM to process group {pgid}"));
     let _ = killpg(pgid, Signal::SIGTERM);
-    if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
-        ctx.log.line(&format!("sending SIGKILL to process group {pgid}"));
+    if tokio::time::timeout(KILL_GRACE, child.wait())
+        .await
+        .is_err()
+    {
+        ctx.log
+            .line(&format!("sending SIGKILL to process group {pgid}"));
     }
     // whatever the leader did, nothing of the group may outlive the try
     let _ = killpg(pgid, Signal::SIGKILL);
@@ -103,7 +124,11 @@ async fn kill_group(pgid: Option<Pid>, child: &mut tokio::process::Child, ctx: &
 }
 
 /// Copies a pipe to the log line by line; returns the last non-empty line.
-async fn pump(pipe: impl AsyncRead + Unpin, log: super::TaskLog, is_stdout: bool) -> Option<String> {
+async fn pump(
+    pipe: impl AsyncRead + Unpin,
+    log: super::TaskLog,
+    is_stdout: bool,
+) -> Option<String> {
     let mut lines = BufReader::new(pipe).lines();
     let mut last = None;
     while let Ok(Some(line)) = lines.next_line().await {

@@ -194,7 +194,9 @@ mod tests {
 
     #[test]
     fn a_refused_transition_names_both_states() {
-        let err = TaskState::Success.transition(TaskState::Running).unwrap_err();
+        let err = TaskState::Success
+            .transition(TaskState::Running)
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "a task instance cannot move from success to running"
@@ -214,7 +216,11 @@ mod tests {
         ];
         for from in RunState::ALL {
             for to in RunState::ALL {
-                assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from} -> {to}");
+                assert_eq!(
+                    from.can_move_to(to),
+                    allowed.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
             }
         }
     }

@@ -10,7 +10,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::model::{DagId, RunId, RunState, TaskId, TaskState};
 
@@ -26,7 +28,10 @@ pub enum StoreError {
     #[error("DagRun `{run_id}` of `{dag_id}` already exists")]
     DuplicateRun { dag_id: DagId, run_id: RunId },
     #[error("DAG `{dag_id}` already has a run for logical date {logical_date}")]
-    DuplicateInterval { dag_id: DagId, logical_date: DateTime<Utc> },
+    DuplicateInterval {
+        dag_id: DagId,
+        logical_date: DateTime<Utc>,
+    },
     #[error("{what} is no longer {expected}: another writer changed it")]
     Conflict { what: String, expected: String },
     #[error("{0} not found")]
@@ -72,7 +77,10 @@ impl Store {
     /// applies every migration.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
         let options = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -83,14 +91,23 @@ impl Store {
             .max_connections(4)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
         sqlx::migrate!().run(&pool).await?;
         Ok(Store { pool })
     }
 
     /// Records a DAG seen in the DAG folder; a new DAG starts paused when its
     /// file says `is_paused_upon_creation`. Returns whether it is paused.
-    pub async fn upsert_dag(&self, dag_id: &DagId, fileloc: &str, paused_upon_creation: bool, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn upsert_dag(
+        &self,
+        dag_id: &DagId,
+        fileloc: &str,
+        paused_upon_creation: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         sqlx::query(
             "INSERT INTO dags (dag_id, is_paused, fileloc, last_parsed_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (dag_id) DO UPDATE SET fileloc = excluded.fileloc, last_parsed_at = excluded.last_parsed_at",
@@ -121,7 +138,11 @@ impl Store {
     }
 
     pub async fn dags(&self) -> Result<Vec<DagRow>, StoreError> {
-        Ok(sqlx::query_as::<_, DagRow>("SELECT * FROM dags ORDER BY dag_id").fetch_all(&self.pool).await?)
+        Ok(
+            sqlx::query_as::<_, DagRow>("SELECT * FROM dags ORDER BY dag_id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Creates a queued DagRun and all its TaskInstances (state `none`) in one
@@ -146,9 +167,15 @@ impl Store {
             Ok(done) => done.last_insert_rowid(),
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
                 return Err(if db.message().contains("logical_date") {
-                    StoreError::DuplicateInterval { dag_id: new.dag_id.clone(), logical_date: new.logical_date }
+                    StoreError::DuplicateInterval {
+                        dag_id: new.dag_id.clone(),
+                        logical_date: new.logical_date,
+                    }
                 } else {
-                    StoreError::DuplicateRun { dag_id: new.dag_id.clone(), run_id: new.run_id.clone() }
+                    StoreError::DuplicateRun {
+                        dag_id: new.dag_id.clone(),
+                        run_id: new.run_id.clone(),
+                    }
                 });
             }
             Err(err) => return Err(err.into()),
@@ -173,16 +200,29 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("DagRun #{id}")))
     }
 
-    pub async fn find_dag_run(&self, dag_id: &DagId, run_id: &RunId) -> Result<Option<DagRunRow>, StoreError> {
-        Ok(sqlx::query_as::<_, DagRunRow>("SELECT * FROM dag_runs WHERE dag_id = ? AND run_id = ?")
+    pub async fn find_dag_run(
+        &self,
+        dag_id: &DagId,
+        run_id: &RunId,
+    ) -> Result<Option<DagRunRow>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, DagRunRow>(
+                "SELECT * FROM dag_runs WHERE dag_id = ? AND run_id = ?",
+            )
             .bind(dag_id.as_str())
             .bind(run_id.as_str())
             .fetch_optional(&self.pool)
-            .await?)
+            .await?,
+        )
     }
 
     /// DagRuns, newest logical date first.
-    pub async fn dag_runs(&self, dag_id: Option<&DagId>, limit: i64, offset: i64) -> Result<Vec<DagRunRow>, StoreError> {
+    pub async fn dag_runs(
+        &self,
+        dag_id: Option<&DagId>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<DagRunRow>, StoreError> {
         Ok(sqlx::query_as::<_, DagRunRow>(
             "SELECT * FROM dag_runs WHERE (?1 IS NULL OR dag_id = ?1) ORDER BY logical_date DESC, id DESC LIMIT ?2 OFFSET ?3",
         )
@@ -195,14 +235,22 @@ impl Store {
 
     /// Runs not yet finished (queued or running), oldest first.
     pub async fn unfinished_runs(&self) -> Result<Vec<DagRunRow>, StoreError> {
-        Ok(sqlx::query_as::<_, DagRunRow>("SELECT * FROM dag_runs WHERE state IN ('queued', 'running') ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as::<_, DagRunRow>(
+            "SELECT * FROM dag_runs WHERE state IN ('queued', 'running') ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Moves a run from `from` to `to`; sets start_date on `running`,
     /// end_date on a finished state.
-    pub async fn set_run_state(&self, id: i64, from: RunState, to: RunState, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn set_run_state(
+        &self,
+        id: i64,
+        from: RunState,
+        to: RunState,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE dag_runs SET state = ?1,
                 start_date = CASE WHEN ?1 = 'running' AND start_date IS NULL THEN ?2 ELSE start_date END,
@@ -215,20 +263,36 @@ impl Store {
         .bind(from.as_str())
         .execute(&self.pool)
         .await?;
-        expect_one(done.rows_affected(), || format!("DagRun #{id}"), from.as_str())
+        expect_one(
+            done.rows_affected(),
+            || format!("DagRun #{id}"),
+            from.as_str(),
+        )
     }
 
-    pub async fn task_instances(&self, dag_run_id: i64) -> Result<Vec<TaskInstanceRow>, StoreError> {
-        Ok(sqlx::query_as::<_, TaskInstanceRow>("SELECT * FROM task_instances WHERE dag_run_id = ? ORDER BY id")
-            .bind(dag_run_id)
-            .fetch_all(&self.pool)
-            .await?)
+    pub async fn task_instances(
+        &self,
+        dag_run_id: i64,
+    ) -> Result<Vec<TaskInstanceRow>, StoreError> {
+        Ok(sqlx::query_as::<_, TaskInstanceRow>(
+            "SELECT * FROM task_instances WHERE dag_run_id = ? ORDER BY id",
+        )
+        .bind(dag_run_id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Moves a task instance between states without starting or ending a try
     /// (queue, skip, upstream_failed, retry → queued, clear).
-    pub async fn set_task_state(&self, ti_id: i64, from: TaskState, to: TaskState, now: DateTime<Utc>) -> Result<(), StoreError> {
-        from.transition(to).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    pub async fn set_task_state(
+        &self,
+        ti_id: i64,
+        from: TaskState,
+        to: TaskState,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        from.transition(to)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let done = sqlx::query(
             "UPDATE task_instances SET state = ?1,
                 end_date = CASE WHEN ?1 IN ('skipped', 'upstream_failed', 'failed') THEN ?2 WHEN ?1 = 'none' THEN NULL ELSE end_date END
@@ -240,12 +304,22 @@ impl Store {
         .bind(from.as_str())
         .execute(&self.pool)
         .await?;
-        expect_one(done.rows_affected(), || format!("TaskInstance #{ti_id}"), from.as_str())
+        expect_one(
+            done.rows_affected(),
+            || format!("TaskInstance #{ti_id}"),
+            from.as_str(),
+        )
     }
 
     /// Starts try `try_number` of a queued task instance and records it with
     /// its log file, in one transaction.
-    pub async fn start_try(&self, ti_id: i64, try_number: u32, log_path: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn start_try(
+        &self,
+        ti_id: i64,
+        try_number: u32,
+        log_path: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE task_instances SET state = 'running', try_number = ?1, start_date = ?2, end_date = NULL,
@@ -257,7 +331,11 @@ impl Store {
         .bind(ti_id)
         .execute(&mut *tx)
         .await?;
-        expect_one(done.rows_affected(), || format!("TaskInstance #{ti_id}"), "queued")?;
+        expect_one(
+            done.rows_affected(),
+            || format!("TaskInstance #{ti_id}"),
+            "queued",
+        )?;
         sqlx::query("INSERT INTO task_tries (task_instance_id, try_number, state, start_date, log_path) VALUES (?, ?, 'running', ?, ?)")
             .bind(ti_id)
             .bind(try_number)
@@ -271,8 +349,15 @@ impl Store {
 
     /// Ends the running try of a task instance: success, failed or
     /// up_for_retry, with its output or error, in one transaction.
-    pub async fn finish_try(&self, ti_id: i64, try_number: u32, end: &TryEnd<'_>) -> Result<(), StoreError> {
-        TaskState::Running.transition(end.state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    pub async fn finish_try(
+        &self,
+        ti_id: i64,
+        try_number: u32,
+        end: &TryEnd<'_>,
+    ) -> Result<(), StoreError> {
+        TaskState::Running
+            .transition(end.state)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE task_instances SET state = ?1, end_date = ?2, output = ?3, error = ?4, next_retry_at = ?5
@@ -287,7 +372,11 @@ impl Store {
         .bind(try_number)
         .execute(&mut *tx)
         .await?;
-        expect_one(done.rows_affected(), || format!("TaskInstance #{ti_id} try {try_number}"), "running")?;
+        expect_one(
+            done.rows_affected(),
+            || format!("TaskInstance #{ti_id} try {try_number}"),
+            "running",
+        )?;
         sqlx::query("UPDATE task_tries SET state = ?, end_date = ?, error = ? WHERE task_instance_id = ? AND try_number = ?")
             .bind(end.state.as_str())
             .bind(end.now)
@@ -302,7 +391,13 @@ impl Store {
 
     /// Records the remote job a running try started (a Databricks run), before
     /// the try waits on it.
-    pub async fn set_external(&self, ti_id: i64, try_number: u32, external_id: &str, url: Option<&str>) -> Result<(), StoreError> {
+    pub async fn set_external(
+        &self,
+        ti_id: i64,
+        try_number: u32,
+        external_id: &str,
+        url: Option<&str>,
+    ) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE task_instances SET external_id = ?, external_url = ? WHERE id = ? AND state = 'running' AND try_number = ?",
         )
@@ -312,14 +407,20 @@ impl Store {
         .bind(try_number)
         .execute(&self.pool)
         .await?;
-        expect_one(done.rows_affected(), || format!("TaskInstance #{ti_id} try {try_number}"), "running")
+        expect_one(
+            done.rows_affected(),
+            || format!("TaskInstance #{ti_id} try {try_number}"),
+            "running",
+        )
     }
 
     pub async fn task_tries(&self, ti_id: i64) -> Result<Vec<TaskTryRow>, StoreError> {
-        Ok(sqlx::query_as::<_, TaskTryRow>("SELECT * FROM task_tries WHERE task_instance_id = ? ORDER BY try_number")
-            .bind(ti_id)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as::<_, TaskTryRow>(
+            "SELECT * FROM task_tries WHERE task_instance_id = ? ORDER BY try_number",
+        )
+        .bind(ti_id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 }
 
@@ -327,6 +428,9 @@ fn expect_one(rows: u64, what: impl FnOnce() -> String, expected: &str) -> Resul
     if rows == 1 {
         Ok(())
     } else {
-        Err(StoreError::Conflict { what: what(), expected: expected.to_string() })
+        Err(StoreError::Conflict {
+            what: what(),
+            expected: expected.to_string(),
+        })
     }
 }

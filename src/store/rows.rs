@@ -132,7 +132,9 @@ impl FromRow<'_, SqliteRow> for TaskInstanceRow {
             end_date: row.try_get("end_date")?,
             next_retry_at: row.try_get("next_retry_at")?,
             output: match output {
-                Some(text) => Some(serde_json::from_str(&text).map_err(|_| decode_error("output", &text))?),
+                Some(text) => {
+                    Some(serde_json::from_str(&text).map_err(|_| decode_error("output", &text))?)
+                }
                 None => None,
             },
             error: row.try_get("error")?,

@@ -1,0 +1,141 @@
+//! The test harness: a temp folder with a state database and logs, an
+//! engine over it, and helpers to load DAG text and run it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use airless::dag::Dag;
+use airless::engine::{Clock, DriveOutcome, Engine, EngineSettings, RunRequest, SystemClock};
+use airless::model::RunState;
+use airless::store::{RunType, Store, TaskInstanceRow};
+use chrono::{DateTime, TimeZone, Utc};
+use tokio_util::sync::CancellationToken;
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+    pub engine: Engine,
+}
+
+pub fn jan1() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
+}
+
+impl TestEnv {
+    pub async fn new() -> TestEnv {
+        Self::with(Arc::new(SystemClock), 32, BTreeMap::new()).await
+    }
+
+    pub async fn with(
+        clock: Arc<dyn Clock>,
+        parallelism: usize,
+        env: BTreeMap<String, String>,
+    ) -> TestEnv {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("airless.db")).await.unwrap();
+        let engine = Engine::new(
+            store.clone(),
+            clock,
+            EngineSettings {
+                parallelism,
+                logs_dir: dir.path().join("logs"),
+                env,
+            },
+        );
+        TestEnv { dir, store, engine }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Loads DAG text, panicking with every error if it does not validate.
+    pub fn dag(&self, yaml: &str) -> Arc<Dag> {
+        let file = self.dir.path().join("dag.yaml");
+        match airless::dag::load(&file, yaml) {
+            Ok(dag) => Arc::new(dag),
+            Err(errors) => panic!(
+                "{}",
+                errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+        }
+    }
+
+    pub async fn create(&self, dag: &Dag) -> i64 {
+        let request = RunRequest {
+            run_id: None,
+            run_type: RunType::Manual,
+            logical_date: jan1(),
+            data_interval: dag.timetable.manual_data_interval(jan1()),
+            conf: serde_json::json!({}),
+        };
+        self.engine.create_run(dag, &request).await.unwrap().id
+    }
+
+    /// Creates a run of `dag` and drives it to the end.
+    pub async fn run(&self, dag: &Arc<Dag>) -> (RunState, Runs) {
+        let id = self.create(dag).await;
+        let outcome = self
+            .engine
+            .drive(
+                dag.clone(),
+                id,
+                CancellationToken::new(),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        let DriveOutcome::Finished(state) = outcome else {
+            panic!("run was interrupted")
+        };
+        (state, self.tis(id).await)
+    }
+
+    pub async fn tis(&self, run: i64) -> Runs {
+        Runs(self.store.task_instances(run).await.unwrap())
+    }
+}
+
+/// A run's task instances, by task id.
+pub struct Runs(pub Vec<TaskInstanceRow>);
+
+impl Runs {
+    pub fn get(&self, task_id: &str) -> &TaskInstanceRow {
+        self.0
+            .iter()
+            .find(|ti| ti.task_id.as_str() == task_id)
+            .unwrap_or_else(|| panic!("no task {task_id}"))
+    }
+
+    pub fn states(&self) -> BTreeMap<String, String> {
+        self.0
+            .iter()
+            .map(|ti| (ti.task_id.to_string(), ti.state.to_string()))
+            .collect()
+    }
+}
+
+/// Whether a process is gone (or a zombie nobody reaped yet).
+pub fn process_is_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .map(|rest| rest.trim_start().starts_with('Z'))
+            .unwrap_or(true),
+    }
+}
+
+pub fn read_pid(path: &Path) -> i32 {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
