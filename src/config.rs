@@ -114,9 +114,9 @@ impl Config {
             .or(file.shutdown_grace)
             .unwrap_or_else(|| "30s".to_string());
         let shutdown_grace =
-            crate::dag::duration::parse(&grace_text).map_err(|message| ConfigError::Invalid {
+            crate::dag::duration::parse(&grace_text).map_err(|err| ConfigError::Invalid {
                 key: "shutdown_grace".into(),
-                message,
+                message: format!("{err}; {}", err.hint()),
             })?;
         let log_format = match var("LOG_FORMAT").as_deref() {
             Some("text") => LogFormat::Text,

@@ -279,7 +279,15 @@ async fn test_dag(
         DriveOutcome::Finished(state) => state,
         DriveOutcome::Interrupted => RunState::Running,
     };
-    println!("run {} {}: {state}", dag.dag_id, run.run_id);
+    let finished = store.dag_run(run.id).await?;
+    let took = match (finished.start_date, finished.end_date) {
+        (Some(start), Some(end)) => format!(
+            " in {:.3}s",
+            (end - start).num_microseconds().unwrap_or(0) as f64 / 1e6
+        ),
+        _ => String::new(),
+    };
+    println!("run {} {}: {state}{took}", dag.dag_id, run.run_id);
     println!(
         "logs: {}",
         config

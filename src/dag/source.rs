@@ -37,13 +37,20 @@ impl SourceMap {
             .map_while(|i| receiver.values.get(&format!("tasks[{i}]")).copied())
             .map(to_byte)
             .collect();
+        let flow = receiver
+            .values
+            .get("tasks")
+            .is_some_and(|&pos| text[to_byte(pos)..].starts_with('['));
         let mut task_ranges = Vec::with_capacity(items.len());
         for (i, &start) in items.iter().enumerate() {
-            let end = match items.get(i + 1) {
-                Some(&next) => next,
-                None => receiver.tasks_end.map(to_byte).unwrap_or(text.len()),
+            let (end, closer) = match items.get(i + 1) {
+                Some(&next) => (next, if flow { ',' } else { '-' }),
+                None => (
+                    receiver.tasks_end.map(to_byte).unwrap_or(text.len()),
+                    if flow { ']' } else { '\n' },
+                ),
             };
-            task_ranges.push((start, trim_item_end(text, start, end)));
+            task_ranges.push((start, trim_item_end(text, start, end, closer)));
         }
         SourceMap {
             values: receiver.values,
@@ -99,17 +106,13 @@ fn byte_offset(text: &str, line_starts: &[usize], pos: Pos) -> usize {
         .unwrap_or(text.len())
 }
 
-/// Drops what belongs to the next item or closes the list: trailing blanks,
-/// the next block item's `-`, a flow list's `,` or `]`.
-fn trim_item_end(text: &str, start: usize, end: usize) -> usize {
-    let slice = &text[start..end];
-    let trimmed = slice.trim_end();
-    let trimmed = trimmed
-        .strip_suffix('-')
-        .or_else(|| trimmed.strip_suffix(','))
-        .or_else(|| trimmed.strip_suffix(']'))
-        .unwrap_or(trimmed)
-        .trim_end();
+/// Drops trailing blanks and `closer`, the one character that belongs to the
+/// list rather than the item: the next block item's `-`, a flow list's `,`
+/// or `]` (a block list's last item has none: `'\n'`, already trimmed). A
+/// `]` or `-` ending the item's own last value is kept.
+fn trim_item_end(text: &str, start: usize, end: usize, closer: char) -> usize {
+    let trimmed = text[start..end].trim_end();
+    let trimmed = trimmed.strip_suffix(closer).unwrap_or(trimmed).trim_end();
     start + trimmed.len()
 }
 
@@ -259,6 +262,21 @@ mod tests {
         assert_eq!(value["command"], "echo");
         assert!(value.get("max_active_runs").is_none());
         assert_eq!(second.lines().count(), TEXT.lines().count());
+    }
+
+    #[test]
+    fn a_last_task_keeps_the_bracket_or_dash_that_ends_its_last_value() {
+        for (last_line, key, value) in [
+            ("depends_on: [a]", "depends_on", "[a]"),
+            ("command: cat -", "command", "cat -"),
+        ] {
+            let text = format!("tasks:\n  - task_id: a\n  - task_id: b\n    {last_line}\n");
+            let map = SourceMap::build(&text);
+            let last: serde_yaml::Value =
+                serde_yaml::from_str(&map.isolate_task(&text, 1).unwrap()).unwrap();
+            let expected: serde_yaml::Value = serde_yaml::from_str(value).unwrap();
+            assert_eq!(last[key], expected, "{last_line}");
+        }
     }
 
     #[test]

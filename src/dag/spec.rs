@@ -298,6 +298,14 @@ fn read_one_task(
         .and_then(|v| v.as_str())
         .map(|id| format!("task `{id}`"))
         .unwrap_or_else(|| format!("task #{}", index + 1));
+    if !item.is_mapping() {
+        return Err(DagError::new(
+            file,
+            source.value(&path),
+            format!("{name} must be a mapping with `task_id` and `kind`"),
+        )
+        .hint("write it as `- task_id: …` with `kind: …` and the other keys indented below it"));
+    }
     let kind = match item.get("kind") {
         Some(serde_yaml::Value::String(kind)) => kind.as_str(),
         Some(_) => {
@@ -345,18 +353,23 @@ impl DagError {
     }
 }
 
-/// Turns a serde_yaml error into ours: its position, its message without the
-/// trailing "at line …", and a hint derived from what serde expected.
+/// Turns a serde_yaml error into ours: its position (where an unclosed quote
+/// opens, for one), its message without the "at line … column …" marks, and a
+/// hint derived from what serde expected.
 fn from_serde(file: &Path, err: &serde_yaml::Error, fallback_hint: &str) -> DagError {
-    let pos = err.location().map(|l| Pos {
+    let mut pos = err.location().map(|l| Pos {
         line: l.line(),
         column: l.column(),
     });
-    let full = err.to_string();
-    let message = match full.rfind(" at line ") {
-        Some(cut) => full[..cut].to_string(),
-        None => full,
-    };
+    let (message, marks) = without_marks(&err.to_string());
+    let message = message.replace("expected u32", "expected a whole number");
+    // an unclosed quote or bracket runs to the end of the file: libyaml's
+    // last mark is where it opens, the spot to fix
+    if message.starts_with("found unexpected end of stream")
+        && let Some(&opened) = marks.last()
+    {
+        pos = Some(opened);
+    }
     let hint = serde_hint(&message)
         .or_else(|| (!fallback_hint.is_empty()).then(|| fallback_hint.to_string()));
     let error = DagError::new(file, pos, message);
@@ -364,6 +377,40 @@ fn from_serde(file: &Path, err: &serde_yaml::Error, fallback_hint: &str) -> DagE
         Some(hint) => error.hint(hint),
         None => error,
     }
+}
+
+/// `message` without the ` at line L column C` marks serde_yaml and libyaml
+/// put in it (the error's position says where), and those marks in order.
+fn without_marks(message: &str) -> (String, Vec<Pos>) {
+    const AT: &str = " at line ";
+    let mut out = String::with_capacity(message.len());
+    let mut marks = Vec::new();
+    let mut rest = message;
+    while let Some(at) = rest.find(AT) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + AT.len()..];
+        let number = |s: &str| -> Option<(usize, usize)> {
+            let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            Some((s[..digits].parse().ok()?, digits))
+        };
+        let mark = number(after).and_then(|(line, len)| {
+            let tail = after[len..].strip_prefix(" column ")?;
+            let (column, len) = number(tail)?;
+            Some((Pos { line, column }, &tail[len..]))
+        });
+        match mark {
+            Some((pos, tail)) => {
+                marks.push(pos);
+                rest = tail;
+            }
+            None => {
+                out.push_str(AT);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    (out, marks)
 }
 
 /// Hints for serde's stable message shapes: unknown field/variant, missing
@@ -386,6 +433,17 @@ fn serde_hint(message: &str) -> Option<String> {
             suggest(got, expected.iter().map(String::as_str))
                 .unwrap_or_else(|| format!("remove it or use one of: {}", expected.join(", "))),
         );
+    }
+    if message.contains("while scanning a quoted scalar") {
+        return Some(
+            "the quote that opens here is never closed; add the closing quote".to_string(),
+        );
+    }
+    if message.contains("expected a boolean") {
+        return Some("write true or false".to_string());
+    }
+    if message.contains("expected a whole number") {
+        return Some("write a whole number, e.g. 3".to_string());
     }
     if let Some(at) = message.find("missing field `") {
         let field = backticked(&message[at..]).into_iter().next()?;

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -57,6 +56,9 @@ impl Checker<'_> {
 
     fn check(mut self, parsed: &ParsedFile) -> Result<Dag, Vec<DagError>> {
         let Some(header) = &parsed.header else {
+            // each task was read on its own: its mistakes are reported too
+            self.tasks(parsed, &TaskDefaults::default());
+            self.graph(parsed);
             return Err(self.errors);
         };
         let dag_id = match &header.dag_id {
@@ -139,7 +141,7 @@ impl Checker<'_> {
             }
         }
         let defaults = header.default_args.clone().unwrap_or_default();
-        self.check_durations("default_args", &defaults);
+        self.check_durations("default_args", "default_args.", &defaults);
 
         if parsed.task_count == 0 && parsed.errors.is_empty() {
             self.key_error(
@@ -196,27 +198,23 @@ impl Checker<'_> {
         }
     }
 
-    fn duration(&mut self, path: &str, text: Option<&String>) -> Option<Duration> {
-        let text = text?;
-        match duration::parse(text) {
-            Ok(d) => Some(d),
-            Err(message) => {
-                self.error(path, message, "");
-                None
+    /// Checks the durations of `default_args` or of a task; `prefix` starts
+    /// each message (`default_args.` or ``task `x`: ``).
+    fn check_durations(&mut self, base: &str, prefix: &str, args: &TaskDefaults) {
+        let keys = [
+            ("retry_delay", &args.retry_delay),
+            ("max_retry_delay", &args.max_retry_delay),
+            ("execution_timeout", &args.execution_timeout),
+        ];
+        for (key, text) in keys {
+            if let Some(Err(err)) = text.as_deref().map(duration::parse) {
+                self.error(
+                    &format!("{base}.{key}"),
+                    format!("{prefix}{key}: {err}"),
+                    err.hint(),
+                );
             }
         }
-    }
-
-    fn check_durations(&mut self, base: &str, args: &TaskDefaults) {
-        self.duration(&format!("{base}.retry_delay"), args.retry_delay.as_ref());
-        self.duration(
-            &format!("{base}.max_retry_delay"),
-            args.max_retry_delay.as_ref(),
-        );
-        self.duration(
-            &format!("{base}.execution_timeout"),
-            args.execution_timeout.as_ref(),
-        );
     }
 
     fn tasks(&mut self, parsed: &ParsedFile, defaults: &TaskDefaults) -> Option<Vec<Task>> {
@@ -247,7 +245,7 @@ impl Checker<'_> {
                 );
             }
             let o = &spec.common.overrides;
-            self.check_durations(&path, o);
+            self.check_durations(&path, &format!("task `{id}`: "), o);
             let pick =
                 |task: &Option<String>, dag: &Option<String>| task.clone().or_else(|| dag.clone());
             let retry_delay =

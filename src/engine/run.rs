@@ -272,7 +272,16 @@ impl Driver {
                 run: self.run.clone(),
                 task,
                 ti,
-                outputs: self.outputs.clone(),
+                // templates may read the outputs of upstream tasks
+                outputs: self
+                    .dag
+                    .graph
+                    .upstream(task)
+                    .filter_map(|u| {
+                        let id = self.dag.tasks[u].task_id.as_str();
+                        self.outputs.get(id).map(|o| (id.to_string(), o.clone()))
+                    })
+                    .collect(),
                 cancel: self.cancel.child_token(),
             };
             self.jobs.spawn(job.run());

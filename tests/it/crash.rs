@@ -54,7 +54,10 @@ async fn kill_9_of_dags_test_leaves_a_consistent_database_that_resumes() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let sleeper = read_pid(&pidfile);
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(sleeper), nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sleeper),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 
     let store = Store::open(&db).await.unwrap();
     let runs = store.dag_runs(None, 10, 0).await.unwrap();
@@ -62,14 +65,22 @@ async fn kill_9_of_dags_test_leaves_a_consistent_database_that_resumes() {
     let run = &runs[0];
     assert_eq!(run.state, RunState::Running);
     let tis = store.task_instances(run.id).await.unwrap();
-    let state = |id: &str| tis.iter().find(|t| t.task_id.as_str() == id).unwrap().clone();
+    let state = |id: &str| {
+        tis.iter()
+            .find(|t| t.task_id.as_str() == id)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(state("first").state, TaskState::Success);
     let long = state("long");
     assert_eq!((long.state, long.try_number), (TaskState::Running, 1));
     let tries = store.task_tries(long.id).await.unwrap();
     assert_eq!(tries.len(), 1);
     assert_eq!(tries[0].state, TaskState::Running);
-    assert!(std::path::Path::new(&tries[0].log_path).exists() || dir.path().join(&tries[0].log_path).exists());
+    assert!(
+        std::path::Path::new(&tries[0].log_path).exists()
+            || dir.path().join(&tries[0].log_path).exists()
+    );
     assert_eq!(state("after").state, TaskState::None);
 
     // resume in-process: the interrupted try is recorded, retried, and the run ends
@@ -78,13 +89,35 @@ async fn kill_9_of_dags_test_leaves_a_consistent_database_that_resumes() {
     let engine = Engine::new(
         store.clone(),
         Arc::new(SystemClock),
-        EngineSettings { parallelism: 4, logs_dir: dir.path().join("logs"), env: Default::default() },
+        EngineSettings {
+            parallelism: 4,
+            logs_dir: dir.path().join("logs"),
+            env: Default::default(),
+        },
     );
-    let outcome = engine.drive(dag, run.id, CancellationToken::new(), CancellationToken::new()).await.unwrap();
+    let outcome = engine
+        .drive(
+            dag,
+            run.id,
+            CancellationToken::new(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
     assert_eq!(outcome, DriveOutcome::Finished(RunState::Success));
     let tries = store.task_tries(long.id).await.unwrap();
     let states: Vec<TaskState> = tries.iter().map(|t| t.state).collect();
     assert_eq!(states, vec![TaskState::UpForRetry, TaskState::Success]);
-    let first = store.task_instances(run.id).await.unwrap().into_iter().find(|t| t.task_id.as_str() == "first").unwrap();
-    assert_eq!(store.task_tries(first.id).await.unwrap().len(), 1, "finished work is not redone");
+    let first = store
+        .task_instances(run.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.task_id.as_str() == "first")
+        .unwrap();
+    assert_eq!(
+        store.task_tries(first.id).await.unwrap().len(),
+        1,
+        "finished work is not redone"
+    );
 }
