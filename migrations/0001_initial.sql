@@ -45,6 +45,8 @@ CREATE TABLE task_instances (
     -- the remote job a try started (a Databricks run id), so a restart re-attaches
     external_id   TEXT,
     external_url  TEXT,
+    -- the current try's log file
+    log_path      TEXT,
     UNIQUE (dag_run_id, task_id)
 );
 
@@ -59,3 +61,19 @@ CREATE TABLE task_tries (
     error            TEXT,
     UNIQUE (task_instance_id, try_number)
 );
+
+-- every try is recorded by the database itself, in the same statement that
+-- moves its task instance: a try cannot start or end without its row
+CREATE TRIGGER task_try_started AFTER UPDATE OF state ON task_instances
+WHEN NEW.state = 'running' AND OLD.state <> 'running'
+BEGIN
+    INSERT INTO task_tries (task_instance_id, try_number, state, start_date, log_path)
+    VALUES (NEW.id, NEW.try_number, 'running', NEW.start_date, COALESCE(NEW.log_path, ''));
+END;
+
+CREATE TRIGGER task_try_ended AFTER UPDATE OF state ON task_instances
+WHEN OLD.state = 'running' AND NEW.state IN ('success', 'failed', 'up_for_retry')
+BEGIN
+    UPDATE task_tries SET state = NEW.state, end_date = NEW.end_date, error = NEW.error
+    WHERE task_instance_id = NEW.id AND try_number = OLD.try_number;
+END;

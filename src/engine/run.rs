@@ -13,7 +13,7 @@ use tracing::Instrument;
 use super::template::{TemplateContext, TemplateVars};
 use super::trigger_rule::{Decision, Upstream, decide};
 use super::{DriveOutcome, Engine, EngineError, recovery};
-use crate::dag::Dag;
+use crate::dag::{Dag, KindSpec};
 use crate::executor::{self, FailureKind, TaskContext, TaskLog};
 use crate::model::{RunState, TaskState};
 use crate::store::{DagRunRow, TaskInstanceRow, TryEnd};
@@ -25,7 +25,12 @@ pub(super) struct Driver {
     /// Task instance of DAG task `i`, if the run has one.
     tis: Vec<Option<TaskInstanceRow>>,
     outputs: BTreeMap<String, serde_json::Value>,
+    /// Tasks to start, in order: `queued` in the store, or still `none` when
+    /// their trigger rule just passed (written `queued` only if they must wait).
     ready: VecDeque<usize>,
+    /// Tasks in `ready` whose state is still `none`.
+    runnable: Vec<bool>,
+    /// Running tries, each on its own tokio task.
     jobs: JoinSet<Result<Finished, EngineError>>,
     cancel: CancellationToken,
     shutdown: CancellationToken,
@@ -53,7 +58,8 @@ impl Driver {
         if run.dag_id != dag.dag_id {
             return Err(EngineError::WrongDag(dag_run_id));
         }
-        let mut tis: Vec<Option<TaskInstanceRow>> = vec![None; dag.tasks.len()];
+        let count = dag.tasks.len();
+        let mut tis: Vec<Option<TaskInstanceRow>> = vec![None; count];
         let mut outputs = BTreeMap::new();
         for ti in store.task_instances(dag_run_id).await? {
             // a task removed from the DAG since the run was created is left as it is
@@ -74,6 +80,7 @@ impl Driver {
             tis,
             outputs,
             ready: VecDeque::new(),
+            runnable: vec![false; count],
             jobs: JoinSet::new(),
             cancel,
             shutdown,
@@ -172,23 +179,23 @@ impl Driver {
     async fn evaluate(&mut self, task: usize) -> Result<(), EngineError> {
         let mut pending = VecDeque::from([task]);
         while let Some(task) = pending.pop_front() {
-            if self.state(task) != Some(TaskState::None) {
+            if self.state(task) != Some(TaskState::None) || self.runnable[task] {
                 continue;
             }
             let upstream =
                 Upstream::from_states(self.dag.graph.upstream(task).filter_map(|u| self.state(u)));
             let next = match decide(self.dag.tasks[task].trigger_rule, upstream) {
                 Decision::Wait => continue,
-                Decision::Run => TaskState::Queued,
+                Decision::Run => {
+                    self.runnable[task] = true;
+                    self.ready.push_back(task);
+                    continue;
+                }
                 Decision::Skip => TaskState::Skipped,
                 Decision::UpstreamFailed => TaskState::UpstreamFailed,
             };
             self.set_state(task, TaskState::None, next).await?;
-            if next == TaskState::Queued {
-                self.ready.push_back(task);
-            } else {
-                pending.extend(self.dag.graph.downstream(task));
-            }
+            pending.extend(self.dag.graph.downstream(task));
         }
         Ok(())
     }
@@ -257,10 +264,11 @@ impl Driver {
             let Some(task) = self.ready.pop_front() else {
                 break;
             };
+            self.runnable[task] = false;
             let Some(ti) = self.tis[task].clone() else {
                 continue;
             };
-            if ti.state != TaskState::Queued {
+            if !matches!(ti.state, TaskState::Queued | TaskState::None) {
                 continue;
             }
             // the store moves it to running inside the job; mirror that now so
@@ -286,6 +294,18 @@ impl Driver {
             };
             self.jobs.spawn(job.run());
         }
+        // the rest wait for a slot: record that they are queued
+        let waiting: Vec<usize> = self
+            .ready
+            .iter()
+            .copied()
+            .filter(|&t| self.runnable[t])
+            .collect();
+        for task in waiting {
+            self.runnable[task] = false;
+            self.set_state(task, TaskState::None, TaskState::Queued)
+                .await?;
+        }
         Ok(())
     }
 
@@ -293,6 +313,7 @@ impl Driver {
         &mut self,
         joined: Result<Result<Finished, EngineError>, tokio::task::JoinError>,
     ) -> Result<(), EngineError> {
+        // a panicking try is a bug; report it as the run's error rather than hide it
         let done = joined.map_err(|e| EngineError::Job(e.to_string()))??;
         if let Some(ti) = self.tis[done.task].as_mut() {
             ti.state = done.state;
@@ -315,6 +336,7 @@ impl Driver {
         self.cancelled = true;
         tracing::warn!("dag run cancelled");
         self.ready.clear();
+        self.runnable.fill(false);
         for task in 0..self.tis.len() {
             match self.state(task) {
                 Some(state @ (TaskState::None | TaskState::Queued)) => {
@@ -373,31 +395,47 @@ impl TryJob {
 
     async fn run_try(self, try_number: u32) -> Result<Finished, EngineError> {
         let inner = &self.engine.inner;
-        let permit = tokio::select! {
-            permit = inner.parallelism.clone().acquire_owned() => permit.ok(),
-            () = self.cancel.cancelled() => None,
-        };
         let task = &self.dag.tasks[self.task];
-        let log_path = inner
-            .logs_dir
-            .join(format!("dag_id={}", self.run.dag_id))
-            .join(format!("run_id={}", self.run.run_id))
-            .join(format!("task_id={}", self.ti.task_id))
-            .join(format!("attempt={try_number}.log"));
+        // like Airflow's EmptyOperator, a noop never reaches an executor: no
+        // slot, no log file; its try is still recorded
+        let noop = matches!(task.kind, KindSpec::Noop(_));
+        let permit = if noop {
+            None
+        } else {
+            tokio::select! {
+                permit = inner.parallelism.clone().acquire_owned() => permit.ok(),
+                () = self.cancel.cancelled() => None,
+            }
+        };
+        let log_path = if noop {
+            std::path::PathBuf::new()
+        } else {
+            inner
+                .logs_dir
+                .join(format!("dag_id={}", self.run.dag_id))
+                .join(format!("run_id={}", self.run.run_id))
+                .join(format!("task_id={}", self.ti.task_id))
+                .join(format!("attempt={try_number}.log"))
+        };
         let store = self.engine.store();
         store
             .start_try(
                 self.ti.id,
+                self.ti.state,
                 try_number,
                 &log_path.display().to_string(),
                 self.engine.now(),
             )
             .await?;
         tracing::info!("try started");
-        let log = TaskLog::create(&log_path, inner.secrets.clone()).unwrap_or_else(|err| {
-            tracing::warn!(path = %log_path.display(), "cannot create the task log: {err}");
+        let log = if noop {
             TaskLog::discard()
-        });
+        } else {
+            TaskLog::create(&log_path, inner.secrets.clone()).unwrap_or_else(|err| {
+                tracing::warn!(path = %log_path.display(), "cannot create the task log: {err}");
+                TaskLog::discard()
+            })
+        };
         log.line(&format!(
             "try {try_number} of {} for task {} ({}) in run {}",
             self.ti.max_tries,
@@ -406,7 +444,9 @@ impl TryJob {
             self.run.run_id
         ));
 
-        let result = if permit.is_none() {
+        let result = if noop {
+            Ok(serde_json::Value::Null)
+        } else if permit.is_none() {
             Err(executor::TaskError::cancelled(
                 "the run was cancelled before the try started",
             ))

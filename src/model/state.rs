@@ -100,6 +100,8 @@ impl TaskState {
         use TaskState::*;
         let allowed = match (self, next) {
             (None, Queued | UpstreamFailed | Skipped) => true,
+            // a task whose slot is free when its trigger rule passes starts at once
+            (None, Running) => true,
             (Queued, Running | UpstreamFailed | Skipped | Failed) => true,
             (Running, Success | Failed | UpForRetry) => true,
             (UpForRetry, Queued | Failed) => true,
@@ -165,6 +167,7 @@ mod tests {
             (None, Queued),
             (None, UpstreamFailed),
             (None, Skipped),
+            (None, Running),
             (Queued, Running),
             (Queued, UpstreamFailed),
             (Queued, Skipped),

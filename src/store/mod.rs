@@ -311,44 +311,41 @@ impl Store {
         )
     }
 
-    /// Starts try `try_number` of a queued task instance and records it with
-    /// its log file, in one transaction.
+    /// Starts try `try_number` of a task instance in state `from` (`queued`,
+    /// or `none` when it starts the moment its trigger rule passes) with its
+    /// log file. One statement: the `task_try_started` trigger records the try.
     pub async fn start_try(
         &self,
         ti_id: i64,
+        from: TaskState,
         try_number: u32,
         log_path: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        from.transition(TaskState::Running)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let done = sqlx::query(
             "UPDATE task_instances SET state = 'running', try_number = ?1, start_date = ?2, end_date = NULL,
-                next_retry_at = NULL, error = NULL, external_id = NULL, external_url = NULL
-             WHERE id = ?3 AND state = 'queued'",
+                next_retry_at = NULL, error = NULL, external_id = NULL, external_url = NULL, log_path = ?3
+             WHERE id = ?4 AND state = ?5",
         )
         .bind(try_number)
         .bind(now)
+        .bind(log_path)
         .bind(ti_id)
-        .execute(&mut *tx)
+        .bind(from.as_str())
+        .execute(&self.pool)
         .await?;
         expect_one(
             done.rows_affected(),
             || format!("TaskInstance #{ti_id}"),
-            "queued",
-        )?;
-        sqlx::query("INSERT INTO task_tries (task_instance_id, try_number, state, start_date, log_path) VALUES (?, ?, 'running', ?, ?)")
-            .bind(ti_id)
-            .bind(try_number)
-            .bind(now)
-            .bind(log_path)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+            from.as_str(),
+        )
     }
 
     /// Ends the running try of a task instance: success, failed or
-    /// up_for_retry, with its output or error, in one transaction.
+    /// up_for_retry, with its output or error. One statement: the
+    /// `task_try_ended` trigger closes the try's row.
     pub async fn finish_try(
         &self,
         ti_id: i64,
@@ -358,7 +355,6 @@ impl Store {
         TaskState::Running
             .transition(end.state)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE task_instances SET state = ?1, end_date = ?2, output = ?3, error = ?4, next_retry_at = ?5
              WHERE id = ?6 AND state = 'running' AND try_number = ?7",
@@ -370,23 +366,13 @@ impl Store {
         .bind(end.next_retry_at)
         .bind(ti_id)
         .bind(try_number)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
         expect_one(
             done.rows_affected(),
             || format!("TaskInstance #{ti_id} try {try_number}"),
             "running",
-        )?;
-        sqlx::query("UPDATE task_tries SET state = ?, end_date = ?, error = ? WHERE task_instance_id = ? AND try_number = ?")
-            .bind(end.state.as_str())
-            .bind(end.now)
-            .bind(end.error)
-            .bind(ti_id)
-            .bind(try_number)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        )
     }
 
     /// Records the remote job a running try started (a Databricks run), before

@@ -35,14 +35,16 @@ async fn kill_9_of_dags_test_leaves_a_consistent_database_that_resumes() {
     let dag_text = DAG.replace("{dir}", &dir.path().display().to_string());
     std::fs::write(dir.path().join("dags/crashy.yaml"), dag_text).unwrap();
     let db = dir.path().join("airless.db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_airless"))
-        .args(["dags", "test", "crashy", "--date", "2024-01-01"])
-        .current_dir(dir.path())
-        .env("AIRLESS_DATABASE", &db)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_airless"))
+            .args(["dags", "test", "crashy", "--date", "2024-01-01"])
+            .current_dir(dir.path())
+            .env("AIRLESS_DATABASE", &db)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
 
     // wait until the database shows `long` running and its child is up
     let pidfile = dir.path().join("sleeper.pid");
@@ -51,8 +53,8 @@ async fn kill_9_of_dags_test_leaves_a_consistent_database_that_resumes() {
         assert!(Instant::now() < deadline, "the run never reached `long`");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    child.0.kill().unwrap(); // SIGKILL
+    child.0.wait().unwrap();
     let sleeper = read_pid(&pidfile);
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(sleeper),
@@ -120,4 +122,14 @@ async fn kill_9_of_dags_test_leaves_a_consistent_database_that_resumes() {
         1,
         "finished work is not redone"
     );
+}
+
+/// Kills the child if the test fails before it does.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

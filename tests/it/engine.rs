@@ -365,7 +365,7 @@ tasks:
             .await
             .unwrap();
         env.store
-            .start_try(ti.id, 1, "/dev/null", now)
+            .start_try(ti.id, TaskState::Queued, 1, "/dev/null", now)
             .await
             .unwrap();
         if finish {
