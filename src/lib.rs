@@ -12,6 +12,8 @@
 //! `logical_date`; a *TaskInstance* is one task in one DagRun; each attempt
 //! at it is a *try*, numbered by `try_number` from 1.
 
+pub mod api;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod dag;
