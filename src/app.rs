@@ -2,165 +2,15 @@
 //! registry, the engine, the scheduler and the HTTP server; owns the root
 //! cancellation token and the shutdown order.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use crate::dag::{Dag, DagBag};
-use crate::engine::{DriveOutcome, Engine, EngineError, RunRequest};
-use crate::store::{DagRunRow, Store};
-
-/// The DAGs currently loaded; swapped whole on reload, read without locks
-/// held across awaits.
-#[derive(Debug, Clone, Default)]
-pub struct DagRegistry {
-    current: Arc<RwLock<Arc<DagBag>>>,
-}
-
-impl DagRegistry {
-    pub fn new(bag: DagBag) -> Self {
-        DagRegistry { current: Arc::new(RwLock::new(Arc::new(bag))) }
-    }
-
-    /// The DAGs and import errors as of now.
-    pub fn snapshot(&self) -> Arc<DagBag> {
-        match self.current.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    pub fn get(&self, dag_id: &str) -> Option<Arc<Dag>> {
-        self.snapshot().dags.get(dag_id).cloned()
-    }
-
-    /// Installs a freshly loaded bag. A DAG whose file is now broken keeps
-    /// its last good version (and the file's import error is listed), as
-    /// Airflow keeps a DAG scheduled through a bad edit.
-    pub fn replace(&self, mut fresh: DagBag) {
-        let old = self.snapshot();
-        for error in &fresh.import_errors {
-            for dag in old.dags.values() {
-                if dag.fileloc == error.file && !fresh.dags.contains_key(&dag.dag_id) {
-                    fresh.dags.insert(dag.dag_id.clone(), dag.clone());
-                }
-            }
-        }
-        let fresh = Arc::new(fresh);
-        match self.current.write() {
-            Ok(mut guard) => *guard = fresh,
-            Err(poisoned) => *poisoned.into_inner() = fresh,
-        }
-    }
-}
-
-/// Starts and cancels DagRuns: each run is driven on its own tokio task,
-/// tracked so shutdown can wait for them.
-#[derive(Debug, Clone)]
-pub struct Launcher {
-    engine: Engine,
-    tracker: TaskTracker,
-    /// Fires on shutdown: drivers stop starting tries.
-    shutdown: CancellationToken,
-    /// The cancel token of every run being driven, by DagRun id.
-    active: Arc<Mutex<HashMap<i64, CancellationToken>>>,
-    /// Wakes the scheduler (a run was queued or finished).
-    wake: Arc<Notify>,
-}
-
-impl Launcher {
-    pub fn new(engine: Engine, shutdown: CancellationToken) -> Self {
-        Launcher {
-            engine,
-            tracker: TaskTracker::new(),
-            shutdown,
-            active: Arc::default(),
-            wake: Arc::new(Notify::new()),
-        }
-    }
-
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    pub fn store(&self) -> &Store {
-        self.engine.store()
-    }
-
-    /// Notified whenever a run is queued or ends.
-    pub fn wake(&self) -> &Arc<Notify> {
-        &self.wake
-    }
-
-    /// Records a queued run and wakes the scheduler, which starts it when
-    /// the DAG is unpaused and below `max_active_runs`.
-    pub async fn trigger(&self, dag: &Dag, request: &RunRequest) -> Result<DagRunRow, EngineError> {
-        let run = self.engine.create_run(dag, request).await?;
-        self.wake.notify_one();
-        Ok(run)
-    }
-
-    /// Whether run `dag_run_id` is being driven now.
-    pub fn is_active(&self, dag_run_id: i64) -> bool {
-        self.active.lock().map(|a| a.contains_key(&dag_run_id)).unwrap_or(false)
-    }
-
-    /// How many runs are being driven.
-    pub fn active_count(&self) -> usize {
-        self.active.lock().map(|a| a.len()).unwrap_or(0)
-    }
-
-    /// Drives run `dag_run_id` on its own task, unless it is already driven.
-    pub fn start(&self, dag: Arc<Dag>, dag_run_id: i64) {
-        let cancel = CancellationToken::new();
-        match self.active.lock() {
-            Ok(mut active) => {
-                if active.contains_key(&dag_run_id) {
-                    return;
-                }
-                active.insert(dag_run_id, cancel.clone());
-            }
-            Err(_) => return,
-        }
-        let (engine, shutdown, active, wake) = (self.engine.clone(), self.shutdown.clone(), self.active.clone(), self.wake.clone());
-        self.tracker.spawn(async move {
-            match engine.drive(dag, dag_run_id, cancel, shutdown).await {
-                Ok(DriveOutcome::Finished(_)) | Ok(DriveOutcome::Interrupted) => {}
-                Err(err) => tracing::error!(dag_run_id, "driving the run failed: {err:#}"),
-            }
-            if let Ok(mut active) = active.lock() {
-                active.remove(&dag_run_id);
-            }
-            wake.notify_one();
-        });
-    }
-
-    /// Cancels a run being driven (its running tries are killed, the run
-    /// fails). Returns false when it is not being driven.
-    pub fn cancel(&self, dag_run_id: i64) -> bool {
-        match self.active.lock() {
-            Ok(active) => match active.get(&dag_run_id) {
-                Some(token) => {
-                    token.cancel();
-                    true
-                }
-                None => false,
-            },
-            Err(_) => false,
-        }
-    }
-
-    /// Stops taking work and waits for the drivers to finish their running
-    /// tries; returns false if `grace` ran out first.
-    pub async fn shutdown(&self, grace: std::time::Duration) -> bool {
-        self.shutdown.cancel();
-        self.tracker.close();
-        tokio::time::timeout(grace, self.tracker.wait()).await.is_ok()
-    }
-}
+use crate::dag::DagBag;
+pub use crate::dag::DagRegistry;
+use crate::engine::Engine;
+pub use crate::engine::Launcher;
+use crate::store::Store;
 
 /// What the HTTP API works with.
 #[derive(Debug, Clone)]
@@ -171,4 +21,204 @@ pub struct AppState {
     /// `serve` allows on loopback only.
     pub api_tokens: Arc<Vec<secrecy::SecretString>>,
     pub started_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Runs `airless serve` until SIGTERM or SIGINT: recovery first, then the
+/// scheduler, the DAG-folder watcher and the HTTP API. On a signal: stop
+/// taking work, let running tries finish within `shutdown_grace`, exit.
+pub async fn serve(
+    config: crate::config::Config,
+    env: std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+
+    if !config.bind.ip().is_loopback() && config.api_tokens.is_empty() {
+        anyhow::bail!(
+            "refusing to listen on {} without an API token: set `api_tokens` in airless.toml or AIRLESS_API_TOKENS, or bind to 127.0.0.1",
+            config.bind
+        );
+    }
+    let store = Store::open(&config.database).await?;
+    let clock: Arc<dyn crate::engine::Clock> = Arc::new(crate::engine::SystemClock);
+    let bag = DagBag::load(&config.dags_folder).with_context(|| {
+        format!(
+            "cannot read the DAG folder {}",
+            config.dags_folder.display()
+        )
+    })?;
+    register_dags(&store, &bag, clock.now()).await?;
+    tracing::info!(dags = bag.dags.len(), import_errors = bag.import_errors.len(), folder = %config.dags_folder.display(), "DAGs loaded");
+    for error in bag.errors() {
+        tracing::warn!("import error: {error}");
+    }
+    let registry = DagRegistry::new(bag);
+
+    let root = CancellationToken::new();
+    let engine = Engine::new(
+        store.clone(),
+        clock.clone(),
+        crate::engine::EngineSettings {
+            parallelism: config.parallelism,
+            logs_dir: config.logs_folder.clone(),
+            env,
+        },
+    );
+    let launcher = Launcher::new(engine, root.child_token());
+
+    // restart safety: runs left running resume before anything new is scheduled
+    let resumed = crate::engine::recovery::resume_runs(&store, &registry, &launcher).await?;
+    if resumed > 0 {
+        tracing::info!(
+            runs = resumed,
+            "resuming runs left unfinished by the last stop"
+        );
+    }
+
+    let scheduler =
+        crate::scheduler::Scheduler::new(registry.clone(), launcher.clone(), clock.clone());
+    let scheduler_task = tokio::spawn(scheduler.run(root.child_token()));
+    let watcher_task = tokio::spawn(watch_dag_folder(
+        config.dags_folder.clone(),
+        registry.clone(),
+        launcher.clone(),
+        root.child_token(),
+    ));
+
+    let state = AppState {
+        dags: registry,
+        launcher: launcher.clone(),
+        api_tokens: Arc::new(config.api_tokens.clone()),
+        started_at: clock.now(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    tracing::info!(address = %config.bind, "serving the API");
+    let server_stop = root.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, crate::api::router(state))
+            .with_graceful_shutdown(async move { server_stop.cancelled().await })
+            .await
+    });
+
+    shutdown_signal().await;
+    tracing::info!(grace = ?config.shutdown_grace, "shutting down: no new work; running tries may finish");
+    root.cancel();
+    let _ = scheduler_task.await;
+    let _ = watcher_task.await;
+    if launcher.shutdown(config.shutdown_grace).await {
+        tracing::info!("all running tries finished");
+    } else {
+        tracing::warn!("shutdown grace ran out: unfinished tries are retried after the restart");
+    }
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!("the API server stopped with an error: {err}"),
+        Err(err) => tracing::warn!("the API server task failed: {err}"),
+    }
+    Ok(())
+}
+
+/// Records every loaded DAG (new ones start paused if their file says so).
+pub async fn register_dags(
+    store: &Store,
+    bag: &DagBag,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), crate::store::StoreError> {
+    for dag in bag.dags.values() {
+        store
+            .upsert_dag(
+                &dag.dag_id,
+                &dag.fileloc.display().to_string(),
+                dag.is_paused_upon_creation,
+                now,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// How often the DAG folder is checked for added, changed and deleted files.
+pub const RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reloads the DAG folder whenever a file's name, size or modification time
+/// changes; a broken edit keeps the DAG's last good version scheduled.
+pub async fn watch_dag_folder(
+    folder: std::path::PathBuf,
+    registry: DagRegistry,
+    launcher: Launcher,
+    stop: CancellationToken,
+) {
+    let mut seen = fingerprint(&folder);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(RELOAD_INTERVAL) => {}
+            () = stop.cancelled() => return,
+        }
+        let now = fingerprint(&folder);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match DagBag::load(&folder) {
+            Ok(bag) => {
+                if let Err(err) =
+                    register_dags(launcher.store(), &bag, launcher.engine().now()).await
+                {
+                    tracing::error!("cannot record the reloaded DAGs: {err}");
+                    continue;
+                }
+                for error in bag.errors() {
+                    tracing::warn!("import error: {error}");
+                }
+                tracing::info!(
+                    dags = bag.dags.len(),
+                    import_errors = bag.import_errors.len(),
+                    "DAG folder reloaded"
+                );
+                registry.replace(bag);
+                launcher.reschedule();
+            }
+            Err(err) => {
+                tracing::error!(folder = %folder.display(), "cannot read the DAG folder: {err}")
+            }
+        }
+    }
+}
+
+fn fingerprint(
+    folder: &std::path::Path,
+) -> Vec<(std::path::PathBuf, u64, Option<std::time::SystemTime>)> {
+    crate::dag::bag::dag_files(folder)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|path| {
+            let meta = std::fs::metadata(&path).ok();
+            let size = meta.as_ref().map(|m| m.len()).unwrap_or(0);
+            let modified = meta.and_then(|m| m.modified().ok());
+            (path, size, modified)
+        })
+        .collect()
 }

@@ -20,4 +20,5 @@ pub mod dag;
 pub mod engine;
 pub mod executor;
 pub mod model;
+pub mod scheduler;
 pub mod store;

@@ -65,10 +65,16 @@ pub async fn run(
         DagsCommand::Test { dag_id, date, conf } => {
             test_dag(config, env, &dag_id, date.as_deref(), conf.as_deref()).await
         }
+        DagsCommand::Pause { .. } | DagsCommand::Unpause { .. } => unreachable_remote(),
     }
 }
 
-fn iso(t: DateTime<Utc>) -> String {
+/// Pause and unpause go to the daemon; `cli::run` routes them there.
+fn unreachable_remote() -> anyhow::Result<i32> {
+    Err(anyhow!("pause and unpause talk to the running daemon"))
+}
+
+pub(super) fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
@@ -77,7 +83,7 @@ fn load_bag(folder: &Path) -> anyhow::Result<DagBag> {
 }
 
 /// The DAG `dag_id` from the DAG folder, or an error that says why not.
-fn find_dag(config: &Config, dag_id: &str) -> anyhow::Result<Arc<Dag>> {
+pub(super) fn find_dag(config: &Config, dag_id: &str) -> anyhow::Result<Arc<Dag>> {
     let bag = load_bag(&config.dags_folder)?;
     if let Some(dag) = bag.dags.get(dag_id) {
         return Ok(dag.clone());

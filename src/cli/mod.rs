@@ -2,6 +2,7 @@
 //! work in-process on the DAG folder and the state database.
 
 mod dags;
+mod remote;
 mod table;
 
 use std::path::PathBuf;
@@ -26,6 +27,35 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: schedule DAGs, run their tasks, serve the HTTP API.
+    Serve,
+    /// Trigger a DAG on the running daemon.
+    Trigger {
+        dag_id: String,
+        /// The run's conf, as JSON.
+        #[arg(long)]
+        conf: Option<String>,
+        /// Follow the run's tasks until it ends; the exit code is the run's result.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// DagRuns on the running daemon.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Queue a run for every interval between two dates (the daemon runs them).
+    Backfill {
+        dag_id: String,
+        /// First logical date (inclusive).
+        #[arg(long)]
+        from: String,
+        /// Last logical date (inclusive).
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
     /// Work with DAG files.
     #[command(subcommand)]
     Dags(DagsCommand),
@@ -58,6 +88,18 @@ pub enum DagsCommand {
         #[arg(long)]
         after: Option<String>,
     },
+    /// Pause a DAG on the running daemon: no new runs are scheduled or started.
+    Pause {
+        dag_id: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Unpause a DAG on the running daemon.
+    Unpause {
+        dag_id: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
     /// Run one whole DagRun in-process and record it; exits 1 if it fails.
     Test {
         dag_id: String,
@@ -81,17 +123,76 @@ pub enum TasksCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List recent runs, newest first.
+    List {
+        dag_id: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+}
+
+/// Where the daemon's API is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RemoteArgs {
+    /// The daemon's base URL (default: http:// and the configured `bind`).
+    #[arg(long, env = "AIRLESS_URL")]
+    pub url: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum GraphFormat {
     Dot,
     Mermaid,
 }
 
-/// Runs a command; the returned code is the process's exit code.
-pub async fn run(cli: Cli) -> anyhow::Result<i32> {
-    let env = crate::config::environment();
-    let config = Config::load(cli.config.as_deref(), &env)?;
-    match cli.command {
+/// Runs a command with its loaded config; the returned code is the
+/// process's exit code.
+pub async fn run(
+    command: Command,
+    config: Config,
+    env: std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<i32> {
+    match command {
+        Command::Serve => crate::app::serve(config, env).await.map(|()| 0),
+        Command::Trigger {
+            dag_id,
+            conf,
+            wait,
+            remote,
+        } => {
+            remote::Client::new(&config, &remote)?
+                .trigger(&dag_id, conf.as_deref(), wait)
+                .await
+        }
+        Command::Runs(RunsCommand::List {
+            dag_id,
+            limit,
+            remote,
+        }) => {
+            remote::Client::new(&config, &remote)?
+                .list_runs(dag_id.as_deref(), limit)
+                .await
+        }
+        Command::Backfill {
+            dag_id,
+            from,
+            to,
+            remote,
+        } => remote::backfill(&config, &remote, &dag_id, &from, &to).await,
+        Command::Dags(DagsCommand::Pause { dag_id, remote }) => {
+            remote::Client::new(&config, &remote)?
+                .set_paused(&dag_id, true)
+                .await
+        }
+        Command::Dags(DagsCommand::Unpause { dag_id, remote }) => {
+            remote::Client::new(&config, &remote)?
+                .set_paused(&dag_id, false)
+                .await
+        }
         Command::Dags(command) => dags::run(command, &config, env).await,
         Command::Tasks(TasksCommand::Test {
             dag_id,

@@ -4,6 +4,7 @@
 //! is acted on. Depends on `dag`, `executor`, `store`, `model`; never on `api`.
 
 pub mod clock;
+mod launcher;
 pub mod recovery;
 mod run;
 pub mod template;
@@ -22,6 +23,7 @@ use crate::model::{RunId, RunState};
 use crate::store::{DagRunRow, NewDagRun, RunType, Store, StoreError};
 
 pub use clock::{Clock, SystemClock, VirtualClock};
+pub use launcher::Launcher;
 
 /// What can stop the engine from driving a run (a failed task is not one of these).
 #[derive(Debug, thiserror::Error)]

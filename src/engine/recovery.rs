@@ -42,3 +42,26 @@ pub async fn end_interrupted_try(
         .await?;
     Ok((state, next_retry_at))
 }
+
+/// Runs the store shows as running when the daemon starts were cut off by
+/// the last stop: each is driven again (its interrupted tries are recorded
+/// and retried by the driver). Returns how many resumed.
+pub async fn resume_runs(
+    store: &Store,
+    dags: &crate::dag::DagRegistry,
+    launcher: &super::Launcher,
+) -> Result<usize, StoreError> {
+    let mut resumed = 0;
+    for run in store.runs_in_state(crate::model::RunState::Running).await? {
+        match dags.get(run.dag_id.as_str()) {
+            Some(dag) => {
+                launcher.start(dag, run.id);
+                resumed += 1;
+            }
+            None => {
+                tracing::warn!(dag_id = %run.dag_id, run_id = %run.run_id, "cannot resume: the DAG is not loaded")
+            }
+        }
+    }
+    Ok(resumed)
+}

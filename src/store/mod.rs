@@ -420,3 +420,57 @@ fn expect_one(rows: u64, what: impl FnOnce() -> String, expected: &str) -> Resul
         })
     }
 }
+
+/// Queries the scheduler runs on every pass.
+impl Store {
+    /// The data interval of `dag_id`'s newest scheduled run: where its
+    /// timetable continues from.
+    pub async fn last_scheduled_interval(
+        &self,
+        dag_id: &DagId,
+    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+        Ok(sqlx::query_as::<_, (DateTime<Utc>, DateTime<Utc>)>(
+            "SELECT data_interval_start, data_interval_end FROM dag_runs
+             WHERE dag_id = ? AND run_type = 'scheduled' ORDER BY logical_date DESC LIMIT 1",
+        )
+        .bind(dag_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Queued and running runs per DAG.
+    pub async fn active_run_counts(
+        &self,
+    ) -> Result<std::collections::HashMap<String, (u32, u32)>, StoreError> {
+        let rows = sqlx::query_as::<_, (String, u32, u32)>(
+            "SELECT dag_id, SUM(state = 'queued'), SUM(state = 'running') FROM dag_runs
+             WHERE state IN ('queued', 'running') GROUP BY dag_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(dag, queued, running)| (dag, (queued, running)))
+            .collect())
+    }
+
+    /// Runs in `state`, oldest logical date first.
+    pub async fn runs_in_state(&self, state: RunState) -> Result<Vec<DagRunRow>, StoreError> {
+        Ok(sqlx::query_as::<_, DagRunRow>(
+            "SELECT * FROM dag_runs WHERE state = ? ORDER BY logical_date, id",
+        )
+        .bind(state.as_str())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Whether each known DAG is paused.
+    pub async fn paused_dags(&self) -> Result<std::collections::HashMap<String, bool>, StoreError> {
+        Ok(self
+            .dags()
+            .await?
+            .into_iter()
+            .map(|d| (d.dag_id.to_string(), d.is_paused))
+            .collect())
+    }
+}

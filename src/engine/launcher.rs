@@ -1,0 +1,145 @@
+//! Starts and cancels DagRuns in the daemon, each driven on its own tokio
+//! task under one tracker, so shutdown can wait for them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{DriveOutcome, Engine, EngineError, RunRequest};
+use crate::dag::Dag;
+use crate::store::{DagRunRow, Store};
+
+/// Starts and cancels DagRuns: each run is driven on its own tokio task,
+/// tracked so shutdown can wait for them.
+#[derive(Debug, Clone)]
+pub struct Launcher {
+    engine: Engine,
+    tracker: TaskTracker,
+    /// Fires on shutdown: drivers stop starting tries.
+    shutdown: CancellationToken,
+    /// The cancel token of every run being driven, by DagRun id.
+    active: Arc<Mutex<HashMap<i64, CancellationToken>>>,
+    /// Wakes the scheduler (a run was queued or finished).
+    wake: Arc<Notify>,
+    /// Set when DAGs or pause states changed: the scheduler re-plans every DAG.
+    reschedule: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Launcher {
+    pub fn new(engine: Engine, shutdown: CancellationToken) -> Self {
+        Launcher {
+            engine,
+            tracker: TaskTracker::new(),
+            shutdown,
+            active: Arc::default(),
+            wake: Arc::new(Notify::new()),
+            reschedule: Arc::default(),
+        }
+    }
+
+    /// Asks the scheduler to re-plan every DAG now (a DAG was added, changed,
+    /// paused or unpaused).
+    pub fn reschedule(&self) {
+        self.reschedule
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    /// Whether a re-plan was asked for since the last call.
+    pub fn take_reschedule(&self) -> bool {
+        self.reschedule
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn store(&self) -> &Store {
+        self.engine.store()
+    }
+
+    /// Notified whenever a run is queued or ends.
+    pub fn wake(&self) -> &Arc<Notify> {
+        &self.wake
+    }
+
+    /// Records a queued run and wakes the scheduler, which starts it when
+    /// the DAG is unpaused and below `max_active_runs`.
+    pub async fn trigger(&self, dag: &Dag, request: &RunRequest) -> Result<DagRunRow, EngineError> {
+        let run = self.engine.create_run(dag, request).await?;
+        self.wake.notify_one();
+        Ok(run)
+    }
+
+    /// Whether run `dag_run_id` is being driven now.
+    pub fn is_active(&self, dag_run_id: i64) -> bool {
+        self.active
+            .lock()
+            .map(|a| a.contains_key(&dag_run_id))
+            .unwrap_or(false)
+    }
+
+    /// How many runs are being driven.
+    pub fn active_count(&self) -> usize {
+        self.active.lock().map(|a| a.len()).unwrap_or(0)
+    }
+
+    /// Drives run `dag_run_id` on its own task, unless it is already driven.
+    pub fn start(&self, dag: Arc<Dag>, dag_run_id: i64) {
+        let cancel = CancellationToken::new();
+        match self.active.lock() {
+            Ok(mut active) => {
+                if active.contains_key(&dag_run_id) {
+                    return;
+                }
+                active.insert(dag_run_id, cancel.clone());
+            }
+            Err(_) => return,
+        }
+        let (engine, shutdown, active, wake) = (
+            self.engine.clone(),
+            self.shutdown.clone(),
+            self.active.clone(),
+            self.wake.clone(),
+        );
+        self.tracker.spawn(async move {
+            match engine.drive(dag, dag_run_id, cancel, shutdown).await {
+                Ok(DriveOutcome::Finished(_)) | Ok(DriveOutcome::Interrupted) => {}
+                Err(err) => tracing::error!(dag_run_id, "driving the run failed: {err:#}"),
+            }
+            if let Ok(mut active) = active.lock() {
+                active.remove(&dag_run_id);
+            }
+            wake.notify_one();
+        });
+    }
+
+    /// Cancels a run being driven (its running tries are killed, the run
+    /// fails). Returns false when it is not being driven.
+    pub fn cancel(&self, dag_run_id: i64) -> bool {
+        match self.active.lock() {
+            Ok(active) => match active.get(&dag_run_id) {
+                Some(token) => {
+                    token.cancel();
+                    true
+                }
+                None => false,
+            },
+            Err(_) => false,
+        }
+    }
+
+    /// Stops taking work and waits for the drivers to finish their running
+    /// tries; returns false if `grace` ran out first.
+    pub async fn shutdown(&self, grace: std::time::Duration) -> bool {
+        self.shutdown.cancel();
+        self.tracker.close();
+        tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_ok()
+    }
+}

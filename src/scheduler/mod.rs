@@ -1,0 +1,187 @@
+//! *When* a run starts: creates scheduled runs as each unpaused DAG's
+//! timetable comes due (catchup, start/end dates, `max_active_runs`), and
+//! starts queued runs — scheduled, manual and backfill alike — within
+//! `max_active_runs`. Sleeps until the next due instant or a wake-up; never
+//! polls busily. Deciding what is due is pure ([`runs_to_create`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use tokio_util::sync::CancellationToken;
+
+use crate::dag::{Dag, DagRegistry, DataInterval, RunInfo};
+use crate::engine::{Clock, EngineError, Launcher, RunRequest, default_run_id};
+use crate::model::RunState;
+use crate::store::{RunType, StoreError};
+
+/// How often queued runs are looked for without a wake-up (runs queued by
+/// another process, such as `airless backfill`).
+const QUEUED_POLL: Duration = Duration::seconds(5);
+
+/// The scheduled runs to create for `dag` at `now`: what its timetable says
+/// is due after the last scheduled interval, no more than `max_active_runs`
+/// allows beside the `active` (queued + running) runs.
+pub fn runs_to_create(
+    dag: &Dag,
+    last: Option<DataInterval>,
+    active: usize,
+    now: DateTime<Utc>,
+) -> Vec<RunInfo> {
+    let room = (dag.max_active_runs as usize).saturating_sub(active);
+    if room == 0 {
+        return Vec::new();
+    }
+    dag.timetable.due_runs(last, now, room)
+}
+
+/// How many queued runs of a DAG may start: `max_active_runs` minus the running ones.
+pub fn startable(dag: &Dag, running: usize) -> usize {
+    (dag.max_active_runs as usize).saturating_sub(running)
+}
+
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    dags: DagRegistry,
+    launcher: Launcher,
+    clock: Arc<dyn Clock>,
+}
+
+impl Scheduler {
+    pub fn new(dags: DagRegistry, launcher: Launcher, clock: Arc<dyn Clock>) -> Self {
+        Scheduler {
+            dags,
+            launcher,
+            clock,
+        }
+    }
+
+    /// Runs until `shutdown` fires. Store errors are logged and retried on
+    /// the next pass; they never stop the scheduler.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut next_due = self.clock.now();
+        loop {
+            let now = self.clock.now();
+            if now >= next_due || self.launcher.take_reschedule() {
+                next_due = match self.create_due_runs(now).await {
+                    Ok(next) => next,
+                    Err(err) => {
+                        tracing::error!("scheduling failed, retrying in 5s: {err:#}");
+                        now + Duration::seconds(5)
+                    }
+                };
+            }
+            if let Err(err) = self.start_queued_runs().await {
+                tracing::error!("starting queued runs failed: {err:#}");
+            }
+            let wake_at = next_due.min(self.clock.now() + QUEUED_POLL);
+            tokio::select! {
+                () = self.clock.sleep_until(wake_at) => {}
+                () = self.launcher.wake().notified() => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
+        tracing::info!("scheduler stopped");
+    }
+
+    /// One scheduling pass over every unpaused DAG; returns when the next
+    /// run becomes due.
+    pub async fn create_due_runs(&self, now: DateTime<Utc>) -> Result<DateTime<Utc>, EngineError> {
+        let store = self.launcher.store();
+        let paused = store.paused_dags().await?;
+        let active = store.active_run_counts().await?;
+        let mut next_due = now + Duration::minutes(1);
+        for dag in self.dags.snapshot().dags.values() {
+            if dag.timetable.schedule.is_none()
+                || paused
+                    .get(dag.dag_id.as_str())
+                    .copied()
+                    .unwrap_or(dag.is_paused_upon_creation)
+            {
+                continue;
+            }
+            let mut last = store
+                .last_scheduled_interval(&dag.dag_id)
+                .await?
+                .map(|(start, end)| DataInterval { start, end });
+            let (queued, running) = active.get(dag.dag_id.as_str()).copied().unwrap_or((0, 0));
+            for info in runs_to_create(dag, last, (queued + running) as usize, now) {
+                self.create_scheduled(dag, &info, now).await?;
+                last = Some(info.data_interval);
+            }
+            if let Some(at) = dag.timetable.next_wakeup(last, now) {
+                next_due = next_due.min(at.max(now + Duration::milliseconds(10)));
+            }
+        }
+        Ok(next_due)
+    }
+
+    async fn create_scheduled(
+        &self,
+        dag: &Dag,
+        info: &RunInfo,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let request = RunRequest {
+            run_id: Some(default_run_id(RunType::Scheduled, info.logical_date)),
+            run_type: RunType::Scheduled,
+            logical_date: info.logical_date,
+            data_interval: info.data_interval,
+            conf: serde_json::json!({}),
+        };
+        match self.launcher.engine().create_run(dag, &request).await {
+            Ok(run) => {
+                let delay = (now - info.run_after).num_milliseconds();
+                tracing::info!(dag_id = %dag.dag_id, run_id = %run.run_id, due = %info.run_after, delay_ms = delay, "scheduled run created");
+                Ok(())
+            }
+            // the interval already has its run: never twice, whatever restarts happened
+            Err(EngineError::Store(
+                StoreError::DuplicateInterval { .. } | StoreError::DuplicateRun { .. },
+            )) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Starts queued runs of unpaused DAGs, oldest first, within
+    /// `max_active_runs`; picks up running runs nobody drives (after a restart).
+    pub async fn start_queued_runs(&self) -> Result<(), StoreError> {
+        let store = self.launcher.store();
+        let bag = self.dags.snapshot();
+        let mut running: HashMap<String, usize> = HashMap::new();
+        for run in store.runs_in_state(RunState::Running).await? {
+            *running.entry(run.dag_id.to_string()).or_default() += 1;
+            if !self.launcher.is_active(run.id) {
+                match bag.dags.get(run.dag_id.as_str()) {
+                    Some(dag) => self.launcher.start(dag.clone(), run.id),
+                    None => {
+                        tracing::warn!(dag_id = %run.dag_id, run_id = %run.run_id, "a running run's DAG is not loaded; it resumes when the DAG is back")
+                    }
+                }
+            }
+        }
+        let queued = store.runs_in_state(RunState::Queued).await?;
+        if queued.is_empty() {
+            return Ok(());
+        }
+        let paused = store.paused_dags().await?;
+        for run in queued {
+            let Some(dag) = bag.dags.get(run.dag_id.as_str()) else {
+                continue;
+            };
+            if paused
+                .get(run.dag_id.as_str())
+                .copied()
+                .unwrap_or(dag.is_paused_upon_creation)
+            {
+                continue;
+            }
+            let slots = running.entry(run.dag_id.to_string()).or_default();
+            if *slots < dag.max_active_runs as usize {
+                *slots += 1;
+                self.launcher.start(dag.clone(), run.id);
+            }
+        }
+        Ok(())
+    }
+}
