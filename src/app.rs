@@ -125,17 +125,18 @@ pub async fn register_dags(
     bag: &DagBag,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), crate::store::StoreError> {
-    for dag in bag.dags.values() {
-        store
-            .upsert_dag(
+    let dags: Vec<_> = bag
+        .dags
+        .values()
+        .map(|dag| {
+            (
                 &dag.dag_id,
-                &dag.fileloc.display().to_string(),
+                dag.fileloc.display().to_string(),
                 dag.is_paused_upon_creation,
-                now,
             )
-            .await?;
-    }
-    Ok(())
+        })
+        .collect();
+    store.register_dags(&dags, now).await
 }
 
 async fn shutdown_signal() {

@@ -1,12 +1,83 @@
 //! The HTTP API: a compatible subset of Airflow's stable REST API (`/api/v1`),
 //! `/health` and `/metrics`. Handlers and DTOs only; errors are mapped once
-//! to Airflow's problem JSON at the edge.
+//! to Airflow's problem JSON at the edge ([`error::ApiError`]). Depends on
+//! `app` (state), `engine` (launcher), `dag` and `store`; nothing depends on it
+//! but `app`.
+
+pub mod auth;
+mod dag_runs;
+mod dags;
+pub mod dto;
+pub mod error;
+mod extract;
+mod health;
+mod task_instances;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::routing::{get, post};
+use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
+use error::ApiError;
+
+/// The largest request body accepted (413 above it).
+pub const MAX_BODY: usize = 1024 * 1024;
 
 /// The API's routes, without a socket (tests call it directly).
 pub fn router(state: AppState) -> Router {
-    Router::new().with_state(state)
+    let run = "/api/v1/dags/{dag_id}/dagRuns/{dag_run_id}";
+    let protected = Router::new()
+        .route("/api/v1/dags", get(dags::list))
+        .route("/api/v1/dags/{dag_id}", get(dags::get).patch(dags::patch))
+        .route("/api/v1/importErrors", get(dags::import_errors))
+        .route(
+            "/api/v1/dags/{dag_id}/dagRuns",
+            get(dag_runs::list).post(dag_runs::trigger),
+        )
+        .route(run, get(dag_runs::get).patch(dag_runs::set_state))
+        .route(&format!("{run}/taskInstances"), get(task_instances::list))
+        .route(
+            &format!("{run}/taskInstances/{{task_id}}"),
+            get(task_instances::get),
+        )
+        .route(
+            &format!("{run}/taskInstances/{{task_id}}/logs/{{task_try_number}}"),
+            get(task_instances::log),
+        )
+        .route(
+            "/api/v1/dags/{dag_id}/clearTaskInstances",
+            post(task_instances::clear),
+        )
+        .route("/metrics", get(health::metrics))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .route("/health", get(health::health))
+        .merge(protected)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "Not Found",
+        Some("The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.".to_string()),
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method Not Allowed",
+        Some("The method is not allowed for the requested URL.".to_string()),
+    )
 }

@@ -3,6 +3,7 @@
 //! compare-and-swap (`… WHERE id = ? AND state = ?`): a change that finds
 //! another state returns [`StoreError::Conflict`] and changes nothing.
 
+pub mod api_queries;
 mod rows;
 
 use std::path::Path;
@@ -123,6 +124,30 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok(paused)
+    }
+
+    /// Records every DAG of a (re)load in one transaction; new DAGs start
+    /// paused when their file says `is_paused_upon_creation`.
+    pub async fn register_dags(
+        &self,
+        dags: &[(&DagId, String, bool)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (dag_id, fileloc, paused_upon_creation) in dags {
+            sqlx::query(
+                "INSERT INTO dags (dag_id, is_paused, fileloc, last_parsed_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (dag_id) DO UPDATE SET fileloc = excluded.fileloc, last_parsed_at = excluded.last_parsed_at",
+            )
+            .bind(dag_id.as_str())
+            .bind(paused_upon_creation)
+            .bind(fileloc)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn set_paused(&self, dag_id: &DagId, paused: bool) -> Result<(), StoreError> {

@@ -2,7 +2,11 @@
 //! binary where a crash is the point) against temp databases and folders.
 #![allow(clippy::unwrap_used)]
 
+mod api;
+mod cli;
 mod crash;
+mod daemon;
 mod engine;
+mod scheduler;
 mod support;
 mod validation;

@@ -1,0 +1,223 @@
+//! `/api/v1/dags` (list, get, pause/unpause) and `/api/v1/importErrors`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+
+use super::dto::{DagCollection, DagJson, ImportErrorCollection, ImportErrorJson, Iso};
+use super::error::ApiError;
+use super::extract::{Body, Params, Segments};
+use crate::app::AppState;
+use crate::dag::{Dag, DagBag};
+use crate::model::DagId;
+use crate::store::DagRow;
+
+/// `GET /api/v1/dags`: the loaded DAGs (and, with `only_active=false`, DAGs
+/// the database still remembers), ordered by `dag_id`.
+pub async fn list(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<DagCollection>, ApiError> {
+    let (limit, offset) = params.page()?;
+    let only_active = params.bool("only_active")?.unwrap_or(true);
+    let paused = params.bool("paused")?;
+    let pattern = params.get("dag_id_pattern").map(str::to_lowercase);
+    let tags = params.all("tags");
+    let (field, descending) = params.order_by("dag_id");
+    if field != "dag_id" {
+        return Err(ApiError::bad_request(format!(
+            "Ordering with '{field}' is disallowed or the attribute does not exist on the model"
+        )));
+    }
+
+    let bag = state.dags.snapshot();
+    let mut rows: BTreeMap<DagId, DagRow> = state
+        .launcher
+        .store()
+        .dags()
+        .await?
+        .into_iter()
+        .map(|row| (row.dag_id.clone(), row))
+        .collect();
+    let mut ids: Vec<DagId> = bag.dags.keys().cloned().collect();
+    if !only_active {
+        ids.extend(
+            rows.keys()
+                .filter(|id| !bag.dags.contains_key(*id))
+                .cloned(),
+        );
+        ids.sort();
+    }
+    let mut dags = Vec::new();
+    for dag_id in ids {
+        let dag = bag.dags.get(&dag_id).map(|d| d.as_ref());
+        let row = rows.remove(&dag_id);
+        let json = dag_json(&state, &dag_id, dag, row.as_ref(), &bag).await?;
+        let keep = paused.is_none_or(|p| p == json.is_paused)
+            && pattern
+                .as_deref()
+                .is_none_or(|p| dag_id.as_str().to_lowercase().contains(p))
+            // airless DAGs have no tags, so a tag filter matches none
+            && tags.is_empty();
+        if keep {
+            dags.push(json);
+        }
+    }
+    if descending {
+        dags.reverse();
+    }
+    let total_entries = dags.len();
+    let dags = dags
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .collect();
+    Ok(Json(DagCollection {
+        dags,
+        total_entries,
+    }))
+}
+
+/// `GET /api/v1/dags/{dag_id}`
+pub async fn get(
+    State(state): State<AppState>,
+    Segments(dag_id): Segments<String>,
+) -> Result<Json<DagJson>, ApiError> {
+    let dag_id = DagId::new(dag_id);
+    let bag = state.dags.snapshot();
+    let row = state.launcher.store().dag_row(&dag_id).await?;
+    let dag = bag.dags.get(&dag_id).map(|d| d.as_ref());
+    if dag.is_none() && row.is_none() {
+        return Err(ApiError::not_found(
+            "DAG not found",
+            Some(format!("The DAG with dag_id: {dag_id} was not found")),
+        ));
+    }
+    Ok(Json(
+        dag_json(&state, &dag_id, dag, row.as_ref(), &bag).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DagPatch {
+    is_paused: Option<bool>,
+}
+
+/// `PATCH /api/v1/dags/{dag_id}` with `{"is_paused": bool}`; `update_mask`,
+/// if given, may name `is_paused` only. Other fields of a DAG sent back
+/// whole are ignored, since they are read-only.
+pub async fn patch(
+    State(state): State<AppState>,
+    Segments(dag_id): Segments<String>,
+    params: Params,
+    Body(body): Body<DagPatch>,
+) -> Result<Json<DagJson>, ApiError> {
+    let mask = params.all("update_mask");
+    if !mask.is_empty() && mask != ["is_paused"] {
+        return Err(ApiError::bad_request(
+            "Only `is_paused` field can be updated through the REST API",
+        ));
+    }
+    let Some(paused) = body.is_paused else {
+        return Err(ApiError::bad_request(
+            "{'is_paused': ['Missing data for required field.']}",
+        ));
+    };
+    let dag_id = DagId::new(dag_id);
+    let bag = state.dags.snapshot();
+    let store = state.launcher.store();
+    let dag = bag.dags.get(&dag_id).map(|d| d.as_ref());
+    if store.dag_row(&dag_id).await?.is_none() {
+        // the scheduler records a DAG when it loads it; this one was not yet
+        let Some(dag) = dag else {
+            return Err(ApiError::not_found(
+                format!("Dag with id: '{dag_id}' not found"),
+                None,
+            ));
+        };
+        store
+            .upsert_dag(
+                &dag.dag_id,
+                &dag.fileloc.display().to_string(),
+                dag.is_paused_upon_creation,
+                state.launcher.engine().now(),
+            )
+            .await?;
+    }
+    store.set_paused(&dag_id, paused).await?;
+    tracing::info!(dag_id = %dag_id, paused, "DAG paused state set over the API");
+    state.launcher.reschedule();
+    let row = store.dag_row(&dag_id).await?;
+    Ok(Json(
+        dag_json(&state, &dag_id, dag, row.as_ref(), &bag).await?,
+    ))
+}
+
+/// The DAG's JSON, with its next scheduled run as the scheduler sees it.
+async fn dag_json(
+    state: &AppState,
+    dag_id: &DagId,
+    dag: Option<&Dag>,
+    row: Option<&DagRow>,
+    bag: &DagBag,
+) -> Result<DagJson, ApiError> {
+    let next = match dag {
+        Some(dag) if dag.timetable.schedule.is_some() => {
+            let last = state
+                .launcher
+                .store()
+                .last_scheduled_interval(dag_id)
+                .await?
+                .map(|(start, end)| crate::dag::DataInterval { start, end });
+            dag.timetable
+                .next_run_info(last, state.launcher.engine().now())
+        }
+        _ => None,
+    };
+    Ok(DagJson::new(dag_id.as_str(), dag, row, bag, next))
+}
+
+/// `GET /api/v1/importErrors`: the DAG files that failed to load, each
+/// with every mistake found in it.
+pub async fn import_errors(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<ImportErrorCollection>, ApiError> {
+    let (limit, offset) = params.page()?;
+    let bag = state.dags.snapshot();
+    let errors: Vec<ImportErrorJson> = bag
+        .import_errors
+        .iter()
+        .enumerate()
+        .map(|(i, error)| {
+            // the file's modification time: when the broken version was written
+            let modified = std::fs::metadata(&error.file)
+                .and_then(|m| m.modified())
+                .ok()
+                .map(chrono::DateTime::<chrono::Utc>::from)
+                .unwrap_or(state.started_at);
+            ImportErrorJson {
+                import_error_id: i + 1,
+                timestamp: Some(Iso(modified)),
+                filename: error.file.display().to_string(),
+                stack_trace: error
+                    .errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            }
+        })
+        .collect();
+    let total_entries = errors.len();
+    Ok(Json(ImportErrorCollection {
+        import_errors: errors
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect(),
+        total_entries,
+    }))
+}

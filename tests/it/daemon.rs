@@ -1,0 +1,267 @@
+//! `airless serve` as a real process: a `kill -9` in the middle of a run and
+//! a restart (the run completes, both tries recorded, no interval twice), and
+//! DAG files added and broken while it serves.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use airless::model::{RunState, TaskState};
+use airless::store::{RunType, Store};
+use serde_json::{Value, json};
+
+/// A running `airless serve` on a free loopback port; killed on drop.
+pub struct Daemon {
+    child: Child,
+    pub base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Daemon {
+    pub async fn start(dir: &Path) -> Daemon {
+        let port = free_port();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("daemon.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_airless"))
+            .arg("serve")
+            .current_dir(dir)
+            .env("AIRLESS_BIND", format!("127.0.0.1:{port}"))
+            .env("AIRLESS_SHUTDOWN_GRACE", "2s")
+            .env_remove("AIRLESS_API_TOKENS")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let daemon = Daemon {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::get(format!("{}/health", daemon.base))
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "serve did not start: {}",
+                std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        daemon
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json().await.unwrap()
+    }
+
+    pub fn kill_9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < timeout,
+            "{what} did not happen within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    start.elapsed()
+}
+
+const CRASHY: &str = r#"
+dag_id: crashy
+schedule: null
+tasks:
+  - task_id: long
+    kind: shell
+    retries: 1
+    retry_delay: 0s
+    cwd: "{dir}"
+    # the first try hangs until the daemon is killed; the retry finishes at once
+    command: 'if [ -f marker ]; then echo resumed; exit 0; fi; touch marker; sleep 60 & echo $! > sleeper.pid; wait'
+  - { task_id: after, kind: noop, depends_on: [long] }
+"#;
+
+const TICKER: &str = "dag_id: ticker\nschedule: \"@daily\"\nstart_date: 2024-01-01\ncatchup: false\ntasks:\n  - { task_id: t, kind: noop }\n";
+
+fn workspace() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let dags = dir.path().join("dags");
+    std::fs::create_dir(&dags).unwrap();
+    (dir, dags)
+}
+
+#[tokio::test]
+async fn kill_9_of_serve_mid_run_then_restart_completes_the_run_with_both_tries_recorded() {
+    let (dir, dags) = workspace();
+    std::fs::write(
+        dags.join("crashy.yaml"),
+        CRASHY.replace("{dir}", &dir.path().display().to_string()),
+    )
+    .unwrap();
+    std::fs::write(dags.join("ticker.yaml"), TICKER).unwrap();
+    let mut daemon = Daemon::start(dir.path()).await;
+    let run = daemon
+        .post("/api/v1/dags/crashy/dagRuns", json!({"conf": {}}))
+        .await;
+    let run_id = run["dag_run_id"].as_str().unwrap().to_string();
+    let pidfile = dir.path().join("sleeper.pid");
+    wait_for(
+        "the long task to start",
+        Duration::from_secs(30),
+        async || pidfile.exists(),
+    )
+    .await;
+    daemon.kill_9();
+    let sleeper = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse::<i32>()
+        .unwrap();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sleeper),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+
+    let mut daemon = Daemon::start(dir.path()).await;
+    let path = format!("/api/v1/dags/crashy/dagRuns/{run_id}");
+    wait_for(
+        "the run to finish after the restart",
+        Duration::from_secs(30),
+        async || daemon.get(&path).await["state"] == "success",
+    )
+    .await;
+    assert_eq!(daemon.terminate().code(), Some(0), "SIGTERM exits cleanly");
+
+    let store = Store::open(&dir.path().join("airless.db")).await.unwrap();
+    let runs = store.dag_runs(None, 100, 0).await.unwrap();
+    let crashy = runs.iter().find(|r| r.run_id.as_str() == run_id).unwrap();
+    assert_eq!(crashy.state, RunState::Success);
+    let tis = store.task_instances(crashy.id).await.unwrap();
+    let long = tis.iter().find(|t| t.task_id.as_str() == "long").unwrap();
+    let tries = store.task_tries(long.id).await.unwrap();
+    let states: Vec<TaskState> = tries.iter().map(|t| t.state).collect();
+    assert_eq!(
+        states,
+        vec![TaskState::UpForRetry, TaskState::Success],
+        "the interrupted try and its retry"
+    );
+    assert_eq!(
+        tries[0].error.as_deref(),
+        Some(airless::engine::recovery::INTERRUPTED)
+    );
+    let ticks: Vec<_> = runs
+        .iter()
+        .filter(|r| r.dag_id.as_str() == "ticker" && r.run_type == RunType::Scheduled)
+        .collect();
+    assert_eq!(
+        ticks.len(),
+        1,
+        "the ticker's latest interval ran once across the restart"
+    );
+}
+
+#[tokio::test]
+async fn a_dag_file_written_while_serving_is_listed_within_5_seconds() {
+    let (dir, dags) = workspace();
+    std::fs::write(dags.join("ticker.yaml"), TICKER).unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+    let has = async |dag: &str| {
+        let list = daemon.get("/api/v1/dags").await;
+        list["dags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["dag_id"] == dag)
+    };
+    assert!(has("ticker").await);
+    std::fs::write(dags.join("fresh.yaml"), TICKER.replace("ticker", "fresh")).unwrap();
+    let took = wait_for(
+        "the new DAG to be listed",
+        Duration::from_secs(5),
+        async || has("fresh").await,
+    )
+    .await;
+    eprintln!("new DAG listed after {took:?}");
+}
+
+#[tokio::test]
+async fn a_broken_edit_shows_an_import_error_and_the_old_version_stays_scheduled() {
+    let (dir, dags) = workspace();
+    std::fs::write(dags.join("ticker.yaml"), TICKER).unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+    let before = daemon.get("/api/v1/dags/ticker").await;
+    std::fs::write(
+        dags.join("ticker.yaml"),
+        TICKER.replace("schedule:", "shedule:"),
+    )
+    .unwrap();
+    wait_for("the import error", Duration::from_secs(5), async || {
+        daemon.get("/api/v1/importErrors").await["total_entries"]
+            .as_u64()
+            .unwrap_or(0)
+            == 1
+    })
+    .await;
+    let errors = daemon.get("/api/v1/importErrors").await;
+    let trace = errors["import_errors"][0]["stack_trace"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        trace.contains("ticker.yaml:2:1: unknown field `shedule`"),
+        "{trace}"
+    );
+    let after = daemon.get("/api/v1/dags/ticker").await;
+    assert_eq!(
+        after["dag_id"], "ticker",
+        "the last good version is still there"
+    );
+    assert_eq!(after["schedule_interval"], before["schedule_interval"]);
+    assert_eq!(after["next_dagrun"], before["next_dagrun"]);
+}
