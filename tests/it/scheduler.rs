@@ -43,13 +43,12 @@ async fn setup(yaml: &str, now: DateTime<Utc>) -> (Setup, Arc<Dag>) {
         .unwrap();
     let registry = DagRegistry::new(bag);
     let launcher = Launcher::new(env.engine.clone(), CancellationToken::new());
-    let scheduler = Scheduler::new(registry, launcher.clone(), Arc::new(clock.clone()));
+    let scheduler = Scheduler::new(registry, launcher, Arc::new(clock.clone()));
     (
         Setup {
             env,
             clock,
             scheduler,
-            launcher,
         },
         dag,
     )
