@@ -169,7 +169,7 @@ pub async fn trigger(
     let run_id = match body.dag_run_id {
         Some(run_id) => RunId::new(valid_run_id(run_id)?),
         // Airflow's `manual__{logical_date.isoformat()}`
-        None => RunId::new(format!("manual__{}", iso(logical_date))),
+        None => crate::engine::default_run_id(RunType::Manual, logical_date),
     };
     // `airless backfill` queues its runs here under Airflow's backfill ids
     let run_type = if run_id.as_str().starts_with("backfill__") {

@@ -3,7 +3,7 @@
 //! from our rows. Instants are written as Python's `isoformat()` writes them:
 //! `2024-01-01T00:00:00+00:00`, microseconds only when there are some.
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 
@@ -21,15 +21,7 @@ impl Serialize for Iso {
     }
 }
 
-pub fn iso(t: DateTime<Utc>) -> String {
-    let t = t.trunc_subsecs(6);
-    let format = if t.nanosecond() == 0 {
-        SecondsFormat::Secs
-    } else {
-        SecondsFormat::Micros
-    };
-    t.to_rfc3339_opts(format, false)
-}
+pub use crate::model::time::isoformat as iso;
 
 fn opt(t: Option<DateTime<Utc>>) -> Option<Iso> {
     t.map(Iso)

@@ -15,19 +15,23 @@ use super::error::ApiError;
 use crate::app::AppState;
 use crate::model::{RunState, TaskState};
 
-/// Airflow's `HealthInfo`. The scheduler runs in this process, so it is as
-/// alive as the server answering; 503 when the database does not answer.
+/// Airflow's `HealthInfo`: the scheduler is healthy when its last pass is
+/// at most 30 s old (Airflow's `scheduler_health_check_threshold`); 503 when
+/// the database does not answer.
 pub async fn health(State(state): State<AppState>) -> Response {
     let db = state.launcher.store().ping().await;
     if let Err(err) = &db {
         tracing::warn!("health check: the state database does not answer: {err}");
     }
     let status = |ok: bool| if ok { "healthy" } else { "unhealthy" };
+    let heartbeat = state.launcher.last_heartbeat();
+    let now = state.launcher.engine().now();
+    let scheduler_ok = heartbeat.is_some_and(|at| now - at <= chrono::Duration::seconds(30));
     let body = json!({
         "metadatabase": {"status": status(db.is_ok())},
         "scheduler": {
-            "status": "healthy",
-            "latest_scheduler_heartbeat": iso(state.launcher.engine().now()),
+            "status": status(scheduler_ok),
+            "latest_scheduler_heartbeat": heartbeat.map(iso),
         },
         "triggerer": {"status": null, "latest_triggerer_heartbeat": null},
         "dag_processor": {"status": null, "latest_dag_processor_heartbeat": null},

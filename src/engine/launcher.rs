@@ -24,6 +24,8 @@ pub struct Launcher {
     active: Arc<Mutex<HashMap<i64, CancellationToken>>>,
     /// Wakes the scheduler (a run was queued or finished).
     wake: Arc<Notify>,
+    /// When the scheduler last completed a pass (unix milliseconds; 0 = never).
+    heartbeat: Arc<std::sync::atomic::AtomicI64>,
     /// Set when DAGs or pause states changed: the scheduler re-plans every DAG.
     reschedule: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -37,6 +39,21 @@ impl Launcher {
             active: Arc::default(),
             wake: Arc::new(Notify::new()),
             reschedule: Arc::default(),
+            heartbeat: Arc::default(),
+        }
+    }
+
+    /// The scheduler calls this after every pass.
+    pub fn heartbeat(&self, at: chrono::DateTime<chrono::Utc>) {
+        self.heartbeat
+            .store(at.timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// When the scheduler last completed a pass, if it ever did.
+    pub fn last_heartbeat(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self.heartbeat.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            millis => chrono::DateTime::from_timestamp_millis(millis),
         }
     }
 

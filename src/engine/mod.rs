@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -182,6 +182,6 @@ pub fn default_run_id(run_type: RunType, logical_date: DateTime<Utc>) -> RunId {
     RunId::new(format!(
         "{}__{}",
         run_type.as_str(),
-        logical_date.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+        crate::model::time::isoformat(logical_date)
     ))
 }

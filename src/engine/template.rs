@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -35,9 +35,7 @@ pub struct TemplateContext {
     env: Environment<'static>,
 }
 
-fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
-}
+use crate::model::time::isoformat as iso;
 
 impl TemplateContext {
     pub fn new(vars: &TemplateVars<'_>) -> Self {

@@ -3,6 +3,7 @@
 
 mod ids;
 mod state;
+pub mod time;
 
 pub use ids::{DagId, RunId, TaskId};
 pub use state::{RunState, StateParseError, TaskState, TransitionError};

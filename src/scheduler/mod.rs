@@ -71,8 +71,9 @@ impl Scheduler {
                     }
                 };
             }
-            if let Err(err) = self.start_queued_runs().await {
-                tracing::error!("starting queued runs failed: {err:#}");
+            match self.start_queued_runs().await {
+                Ok(()) => self.launcher.heartbeat(self.clock.now()),
+                Err(err) => tracing::error!("starting queued runs failed: {err:#}"),
             }
             let wake_at = next_due.min(self.clock.now() + QUEUED_POLL);
             tokio::select! {

@@ -226,6 +226,13 @@ fn opt_iso(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
 #[tokio::test]
 async fn health_answers_in_airflows_shape_without_a_token() {
     let api = Api::with_tokens(&["s3cret"]).await;
+    let before = api.get("/health").await.json();
+    assert_eq!(
+        before["scheduler"],
+        json!({"status": "unhealthy", "latest_scheduler_heartbeat": null}),
+        "no scheduler pass yet"
+    );
+    api.state.launcher.heartbeat(chrono::Utc::now());
     let reply = api.get("/health").await;
     assert_eq!(reply.status, StatusCode::OK);
     let body = reply.json();
