@@ -10,6 +10,8 @@ use airless::model::{RunState, TaskState};
 use airless::store::{RunType, Store};
 use serde_json::{Value, json};
 
+const TOKEN: &str = "daemon-test-token";
+
 /// A running `airless serve` on a free loopback port; killed on drop.
 pub struct Daemon {
     child: Child,
@@ -37,7 +39,7 @@ impl Daemon {
             .current_dir(dir)
             .env("AIRLESS_BIND", format!("127.0.0.1:{port}"))
             .env("AIRLESS_SHUTDOWN_GRACE", "2s")
-            .env_remove("AIRLESS_API_TOKENS")
+            .env("AIRLESS_API_TOKENS", TOKEN)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -62,17 +64,16 @@ impl Daemon {
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        reqwest::get(format!("{}{path}", self.base))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let request = reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN);
+        request.send().await.unwrap().json().await.unwrap()
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Value {
         let response = reqwest::Client::new()
             .post(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
             .json(&body)
             .send()
             .await
@@ -264,4 +265,36 @@ async fn a_broken_edit_shows_an_import_error_and_the_old_version_stays_scheduled
     );
     assert_eq!(after["schedule_interval"], before["schedule_interval"]);
     assert_eq!(after["next_dagrun"], before["next_dagrun"]);
+}
+
+#[tokio::test]
+async fn a_python_client_written_for_airflows_v1_api_works_unchanged_against_serve() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: python3 is not installed, so the Airflow v1 client script cannot run");
+        return;
+    }
+    let (dir, dags) = workspace();
+    std::fs::write(
+        dags.join("hello.yaml"),
+        "dag_id: hello\nschedule: null\ntasks:\n  - { task_id: greet, kind: shell, command: \"echo hi from {{ conf.source }}\" }\n",
+    )
+    .unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/airflow/v1_client.py");
+    let out = tokio::process::Command::new("python3")
+        .args([script, &daemon.base, "hello", TOKEN])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("greet success 1"), "{stdout}");
+    assert!(
+        stdout.contains("final success {\"source\": \"v1_client.py\"}"),
+        "{stdout}"
+    );
 }
