@@ -38,7 +38,7 @@ pub async fn serve(
             config.bind
         );
     }
-    let store = Store::open(&config.database).await?;
+    let store = Store::open_for_daemon(&config.database).await?;
     let clock: Arc<dyn crate::engine::Clock> = Arc::new(crate::engine::SystemClock);
     let bag = DagBag::load(&config.dags_folder).with_context(|| {
         format!(
@@ -77,6 +77,7 @@ pub async fn serve(
     let scheduler =
         crate::scheduler::Scheduler::new(registry.clone(), launcher.clone(), clock.clone());
     let scheduler_task = tokio::spawn(scheduler.run(root.child_token()));
+    let checkpoints = tokio::spawn(checkpoint_wal(store.clone(), root.child_token()));
     let watcher_task = tokio::spawn(watch_dag_folder(
         config.dags_folder.clone(),
         registry.clone(),
@@ -106,6 +107,7 @@ pub async fn serve(
     root.cancel();
     let _ = scheduler_task.await;
     let _ = watcher_task.await;
+    let _ = checkpoints.await;
     if launcher.shutdown(config.shutdown_grace).await {
         tracing::info!("all running tries finished");
     } else {
@@ -158,6 +160,19 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+/// Checkpoints the WAL every second off the hot path, and once more at stop.
+async fn checkpoint_wal(store: Store, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            () = stop.cancelled() => break,
+        }
+        if let Err(err) = store.checkpoint().await {
+            tracing::warn!("WAL checkpoint failed: {err}");
+        }
     }
 }
 

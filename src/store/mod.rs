@@ -77,6 +77,17 @@ impl Store {
     /// Opens (creating if needed) the database at `path` in WAL mode and
     /// applies every migration.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with(path, true).await
+    }
+
+    /// Opens the database for the daemon: SQLite's automatic WAL checkpoints
+    /// are off, so no state change waits for a checkpoint's fsync; the daemon
+    /// calls [`Store::checkpoint`] in the background instead.
+    pub async fn open_for_daemon(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with(path, false).await
+    }
+
+    async fn open_with(path: &Path, auto_checkpoint: bool) -> Result<Store, StoreError> {
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(|source| StoreError::Open {
                 path: path.display().to_string(),
@@ -87,7 +98,11 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .pragma(
+                "wal_autocheckpoint",
+                if auto_checkpoint { "1000" } else { "0" },
+            );
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -98,6 +113,15 @@ impl Store {
             })?;
         sqlx::migrate!().run(&pool).await?;
         Ok(Store { pool })
+    }
+
+    /// Copies the WAL into the database without blocking writers (a passive
+    /// checkpoint); the daemon runs it every second.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Records a DAG seen in the DAG folder; a new DAG starts paused when its

@@ -298,3 +298,61 @@ async fn a_python_client_written_for_airflows_v1_api_works_unchanged_against_ser
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn sigterm_lets_the_running_try_finish_starts_nothing_new_and_the_run_resumes() {
+    let (dir, dags) = workspace();
+    std::fs::write(
+        dags.join("slow.yaml"),
+        "dag_id: slow\nschedule: null\ntasks:\n  - { task_id: slow, kind: shell, command: \"sleep 1\" }\n  - { task_id: after, kind: shell, command: \"echo after\", depends_on: [slow] }\n",
+    )
+    .unwrap();
+    let mut daemon = Daemon::start(dir.path()).await;
+    let run = daemon.post("/api/v1/dags/slow/dagRuns", json!({})).await;
+    let run_id = run["dag_run_id"].as_str().unwrap().to_string();
+    let tis = format!("/api/v1/dags/slow/dagRuns/{run_id}/taskInstances/slow");
+    wait_for(
+        "the slow task to run",
+        Duration::from_secs(30),
+        async || daemon.get(&tis).await["state"] == "running",
+    )
+    .await;
+    let stopped = Instant::now();
+    assert_eq!(daemon.terminate().code(), Some(0));
+    assert!(
+        stopped.elapsed() < Duration::from_secs(2),
+        "exits once the try is done, within the 2s grace"
+    );
+
+    let store = Store::open(&dir.path().join("airless.db")).await.unwrap();
+    let row = store
+        .dag_runs(None, 10, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.run_id.as_str() == run_id)
+        .unwrap();
+    assert_eq!(row.state, RunState::Running, "left to resume");
+    let tis = store.task_instances(row.id).await.unwrap();
+    assert_eq!(
+        tis[0].state,
+        TaskState::Success,
+        "the running try finished within the grace"
+    );
+    assert!(
+        matches!(tis[1].state, TaskState::None | TaskState::Queued),
+        "nothing new started: {:?}",
+        tis[1].state
+    );
+    assert_eq!(tis[1].try_number, 0);
+    drop(store);
+
+    let daemon = Daemon::start(dir.path()).await;
+    let path = format!("/api/v1/dags/slow/dagRuns/{run_id}");
+    wait_for(
+        "the run to resume and finish",
+        Duration::from_secs(30),
+        async || daemon.get(&path).await["state"] == "success",
+    )
+    .await;
+}
