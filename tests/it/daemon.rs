@@ -356,3 +356,159 @@ async fn sigterm_lets_the_running_try_finish_starts_nothing_new_and_the_run_resu
     )
     .await;
 }
+
+/// Runs the real binary against the daemon with its token.
+fn cli(dir: &Path, daemon: &Daemon, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_airless"))
+        .args(args)
+        .current_dir(dir)
+        .env("AIRLESS_URL", &daemon.base)
+        .env("AIRLESS_API_TOKENS", TOKEN)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test]
+async fn the_cli_triggers_and_follows_a_run_lists_runs_and_pauses_a_dag() {
+    let (dir, dags) = workspace();
+    std::fs::write(
+        dags.join("hello.yaml"),
+        "dag_id: hello\nschedule: null\ntasks:\n  - { task_id: greet, kind: shell, command: \"echo hi {{ conf.who }}\" }\n  - { task_id: boom, kind: shell, command: \"exit {{ conf.code }}\", depends_on: [greet] }\n",
+    )
+    .unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+
+    let (code, out) = cli(
+        dir.path(),
+        &daemon,
+        &[
+            "trigger",
+            "hello",
+            "--conf",
+            r#"{"who": "you", "code": 0}"#,
+            "--wait",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("triggered hello / manual__"), "{out}");
+    assert!(out.contains("  greet: success (try 1)"), "{out}");
+    assert!(out.ends_with(": success\n"), "{out}");
+
+    let (code, out) = cli(
+        dir.path(),
+        &daemon,
+        &[
+            "trigger",
+            "hello",
+            "--conf",
+            r#"{"who": "x", "code": 3}"#,
+            "--wait",
+        ],
+    );
+    assert_eq!(code, 1, "the exit code is the run's result: {out}");
+    assert!(out.contains("  boom: failed (try 1)"), "{out}");
+
+    let (code, out) = cli(dir.path(), &daemon, &["runs", "list", "hello"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("hello")).count(),
+        2,
+        "{out}"
+    );
+    assert!(
+        out.contains(" success ") && out.contains(" failed "),
+        "{out}"
+    );
+
+    let (code, out) = cli(dir.path(), &daemon, &["dags", "pause", "hello"]);
+    assert_eq!((code, out.as_str()), (0, "hello is now paused\n"));
+    assert_eq!(daemon.get("/api/v1/dags/hello").await["is_paused"], true);
+
+    let (code, out) = cli(dir.path(), &daemon, &["trigger", "nope"]);
+    assert_eq!(code, 2);
+    assert!(out.contains("404 Not Found"), "{out}");
+}
+
+#[tokio::test]
+async fn the_cli_says_when_no_daemon_answers() {
+    let (dir, _dags) = workspace();
+    let out = Command::new(env!("CARGO_BIN_EXE_airless"))
+        .args(["runs", "list"])
+        .current_dir(dir.path())
+        .env("AIRLESS_URL", format!("http://127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot reach airless at http://127.0.0.1:"),
+        "{err}"
+    );
+    assert!(err.contains("is `airless serve` running?"), "{err}");
+}
+
+#[tokio::test]
+async fn backfill_queues_one_run_per_interval_and_never_repeats_one() {
+    let (dir, dags) = workspace();
+    std::fs::write(
+        dags.join("daily.yaml"),
+        "dag_id: daily\nschedule: \"@daily\"\nstart_date: 2024-01-01\nis_paused_upon_creation: false\ncatchup: false\ntasks:\n  - { task_id: t, kind: shell, command: \"echo {{ ds }}\" }\n",
+    )
+    .unwrap();
+    let daemon = Daemon::start(dir.path()).await;
+    let (code, out) = cli(
+        dir.path(),
+        &daemon,
+        &[
+            "backfill",
+            "daily",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-03",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("queued backfill__2024-01-01T00:00:00+00:00"),
+        "{out}"
+    );
+    assert!(out.ends_with("3 run(s) queued for daily\n"), "{out}");
+    let (code, out) = cli(
+        dir.path(),
+        &daemon,
+        &[
+            "backfill",
+            "daily",
+            "--from",
+            "2024-01-02",
+            "--to",
+            "2024-01-02",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("skipped backfill__2024-01-02T00:00:00+00:00: 409"),
+        "{out}"
+    );
+    wait_for(
+        "the backfill runs to finish",
+        Duration::from_secs(30),
+        async || {
+            let runs = daemon.get("/api/v1/dags/daily/dagRuns").await;
+            let done = runs["dag_runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["run_type"] == "backfill" && r["state"] == "success");
+            done.count() == 3
+        },
+    )
+    .await;
+}
