@@ -410,3 +410,89 @@ tasks:
         "finished work is not redone"
     );
 }
+
+/// A small HTTP server on 127.0.0.1:0: `/ok` answers JSON, `/teapot` a 418.
+async fn http_server() -> String {
+    use axum::routing::{get, post};
+    let app = axum::Router::new()
+        .route(
+            "/ok",
+            post(
+                |axum::Json(body): axum::Json<serde_json::Value>| async move {
+                    axum::Json(serde_json::json!({"got": body, "rows": 7}))
+                },
+            ),
+        )
+        .route(
+            "/teapot",
+            get(|| async { (axum::http::StatusCode::IM_A_TEAPOT, "short and stout") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+#[tokio::test]
+async fn an_http_task_posts_its_templated_json_and_its_reply_is_the_output() {
+    let env = TestEnv::new().await;
+    let base = http_server().await;
+    let dag = env.dag(&format!(
+        r#"
+dag_id: calls
+tasks:
+  - task_id: call
+    kind: http
+    method: POST
+    url: "{base}/ok"
+    json: {{ day: "{{{{ ds }}}}", n: 3 }}
+  - task_id: use
+    kind: shell
+    depends_on: [call]
+    command: "echo {{{{ tasks.call.output.rows }}}}"
+"#
+    ));
+    let (state, tis) = env.run(&dag).await;
+    assert_eq!(state, RunState::Success);
+    assert_eq!(
+        tis.get("call").output,
+        Some(serde_json::json!({"got": {"day": "2024-01-01", "n": 3}, "rows": 7}))
+    );
+    assert_eq!(tis.get("use").output, Some(serde_json::json!(7)));
+}
+
+#[tokio::test]
+async fn an_unexpected_status_fails_the_http_task_with_the_body() {
+    let env = TestEnv::new().await;
+    let base = http_server().await;
+    let dag = env.dag(&format!(
+        "dag_id: tea\ntasks:\n  - {{ task_id: brew, kind: http, url: \"{base}/teapot\" }}\n"
+    ));
+    let (state, tis) = env.run(&dag).await;
+    assert_eq!(state, RunState::Failed);
+    assert_eq!(
+        tis.get("brew").error.as_deref(),
+        Some(format!("GET {base}/teapot answered 418 I'm a teapot: short and stout").as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_dead_endpoint_fails_the_http_task_saying_the_connection_was_refused() {
+    let env = TestEnv::new().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dag = env.dag(&format!("dag_id: dead\ntasks:\n  - {{ task_id: call, kind: http, url: \"http://127.0.0.1:{port}/x\" }}\n"));
+    let (state, tis) = env.run(&dag).await;
+    assert_eq!(state, RunState::Failed);
+    let error = tis.get("call").error.clone().unwrap();
+    assert!(
+        error.starts_with(&format!("request to http://127.0.0.1:{port}/x failed: ")),
+        "{error}"
+    );
+    assert!(error.contains("Connection refused"), "{error}");
+    let tries = env.store.task_tries(tis.get("call").id).await.unwrap();
+    assert_eq!(tries.len(), 1, "the failed try is recorded");
+}
