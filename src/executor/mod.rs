@@ -3,6 +3,7 @@
 //! output or a [`TaskError`]. Executors never touch the store; the engine
 //! records what they return and decides retries.
 
+pub mod emulate;
 mod http;
 mod log;
 mod noop;
