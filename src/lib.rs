@@ -15,6 +15,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod clients;
 pub mod config;
 pub mod dag;
 pub mod engine;

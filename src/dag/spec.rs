@@ -174,16 +174,120 @@ fn default_method() -> String {
     "GET".to_string()
 }
 
+/// A number that may also be a template (`records: "{{ params.records }}"`),
+/// read as a number once the try's templates are rendered.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum TemplatedNumber {
+    Number(serde_json::Number),
+    Template(String),
+}
+
+impl TemplatedNumber {
+    /// The value as a whole number; `field` names it in the error.
+    pub fn whole(&self, field: &str) -> Result<u64, String> {
+        let text = match self {
+            Self::Number(n) => n.to_string(),
+            Self::Template(t) => t.trim().to_string(),
+        };
+        text.parse()
+            .map_err(|_| format!("`{field}` must be a whole number, got `{text}`"))
+    }
+
+    /// The value as a positive number; `field` names it in the error.
+    pub fn positive(&self, field: &str) -> Result<f64, String> {
+        let text = match self {
+            Self::Number(n) => n.to_string(),
+            Self::Template(t) => t.trim().to_string(),
+        };
+        match text.parse::<f64>() {
+            Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+            _ => Err(format!("`{field}` must be a positive number, got `{text}`")),
+        }
+    }
+
+    /// Whether it is a template still to be rendered.
+    pub fn is_template(&self) -> bool {
+        matches!(self, Self::Template(t) if t.contains("{{"))
+    }
+}
+
+/// How `emulate` picks the row offset of each post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sampler {
+    /// The original script: Python's `random.seed(seed)`, then per post
+    /// `randrange(0, 2)` (its sleep) and `randint(0, 11000)`.
+    #[default]
+    Python,
+    /// Offsets 0, 1, 2, … in order.
+    Sequential,
+}
+
+/// Where `emulate` sends its posts.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EmulateSink {
+    /// Kafka REST Proxy (behind API Gateway): `POST {url}/topics/{topic}`, batched.
+    KafkaRest {
+        url: String,
+        #[serde(default = "default_batch_size")]
+        batch_size: usize,
+    },
+    /// API Gateway → Kinesis: `PUT {url}/streams/{stream}/record`, one record each.
+    KinesisRest { url: String },
+    /// Straight into a local lake folder, in the S3 sink connector's layout.
+    Dir {
+        path: String,
+        #[serde(default = "default_prefix")]
+        prefix: String,
+        #[serde(default = "default_flush_size")]
+        flush_size: usize,
+    },
+}
+
+fn default_batch_size() -> usize {
+    100
+}
+
+fn default_prefix() -> String {
+    "topics".to_string()
+}
+
+fn default_flush_size() -> usize {
+    1000
+}
+
+fn default_seed() -> TemplatedNumber {
+    TemplatedNumber::Number(100.into())
+}
+
+task_kind!(EmulateSpec, EmulateFile {
+    /// `demo`, or an sqlx URL: `mysql://…`, `sqlite://…`.
+    source: String,
+    /// Source table → topic (or Kinesis stream).
+    streams: BTreeMap<String, String>,
+    records: TemplatedNumber,
+    #[serde(default)]
+    rate: Option<TemplatedNumber>,
+    #[serde(default = "default_seed")]
+    seed: TemplatedNumber,
+    #[serde(default)]
+    sampler: Sampler,
+    sink: EmulateSink,
+});
+
 /// The kind-specific keys of a task.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KindSpec {
     Noop(NoopSpec),
     Shell(ShellSpec),
     Http(HttpSpec),
+    Emulate(EmulateSpec),
 }
 
 /// Every `kind:` value airless knows.
-pub const KINDS: &[&str] = &["noop", "shell", "http"];
+pub const KINDS: &[&str] = &["noop", "shell", "http", "emulate"];
 
 impl KindSpec {
     pub fn name(&self) -> &'static str {
@@ -191,6 +295,7 @@ impl KindSpec {
             Self::Noop(_) => "noop",
             Self::Shell(_) => "shell",
             Self::Http(_) => "http",
+            Self::Emulate(_) => "emulate",
         }
     }
 }
@@ -214,6 +319,10 @@ fn read_task(
         "http" => read::<HttpFile>(isolated).map(|f| {
             let (c, s) = f.split();
             (c, KindSpec::Http(s))
+        }),
+        "emulate" => read::<EmulateFile>(isolated).map(|f| {
+            let (c, s) = f.split();
+            (c, KindSpec::Emulate(s))
         }),
         _ => return None,
     })

@@ -310,8 +310,92 @@ impl Checker<'_> {
                     );
                 }
             }
+            KindSpec::Emulate(emulate) => self.emulate(path, id, emulate),
         }
         self.templates(path, id, kind);
+    }
+
+    /// `emulate`: a known source, tables as plain names, numbers that are
+    /// numbers (unless templated), sizes of at least 1.
+    fn emulate(&mut self, path: &str, id: &str, spec: &super::spec::EmulateSpec) {
+        use super::spec::EmulateSink;
+        let source = spec.source.trim();
+        let known = source == "demo"
+            || source.starts_with("mysql://")
+            || source.starts_with("sqlite:")
+            || source.contains("{{");
+        if !known {
+            self.error(
+                &format!("{path}.source"),
+                format!("task `{id}`: unknown source `{source}`"),
+                "use `demo`, a mysql://user:password@host:3306/db URL or a sqlite://path URL",
+            );
+        }
+        if spec.streams.is_empty() {
+            self.key_error(
+                &format!("{path}.streams"),
+                format!("task `{id}`: `streams` is empty"),
+                "map each source table to its topic, e.g. `pinterest_data: 0a1b.pin`",
+            );
+        }
+        for table in spec.streams.keys() {
+            let plain =
+                !table.is_empty() && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !plain {
+                self.key_error(
+                    &format!("{path}.streams.{table}"),
+                    format!("task `{id}`: `{table}` is not a plain table name"),
+                    "use the table's name: letters, digits and `_`",
+                );
+            } else if source == "demo"
+                && !["pinterest_data", "geolocation_data", "user_data"].contains(&table.as_str())
+            {
+                let hint = suggest(table, ["pinterest_data", "geolocation_data", "user_data"])
+                    .unwrap_or_else(|| {
+                        "the demo source has pinterest_data, geolocation_data and user_data"
+                            .to_string()
+                    });
+                self.key_error(
+                    &format!("{path}.streams.{table}"),
+                    format!("task `{id}`: the demo source has no table `{table}`"),
+                    hint,
+                );
+            }
+        }
+        let numbers = [
+            ("records", Some(&spec.records), true),
+            ("seed", Some(&spec.seed), true),
+            ("rate", spec.rate.as_ref(), false),
+        ];
+        for (field, value, whole) in numbers {
+            let Some(value) = value.filter(|v| !v.is_template()) else {
+                continue;
+            };
+            let checked = if whole {
+                value.whole(field).map(|_| ())
+            } else {
+                value.positive(field).map(|_| ())
+            };
+            if let Err(message) = checked {
+                self.error(
+                    &format!("{path}.{field}"),
+                    format!("task `{id}`: {message}"),
+                    "write a number, or a template such as \"{{ params.records }}\"",
+                );
+            }
+        }
+        let size = match &spec.sink {
+            EmulateSink::KafkaRest { batch_size, .. } => Some(("batch_size", *batch_size)),
+            EmulateSink::Dir { flush_size, .. } => Some(("flush_size", *flush_size)),
+            EmulateSink::KinesisRest { .. } => None,
+        };
+        if let Some((field, 0)) = size {
+            self.error(
+                &format!("{path}.sink.{field}"),
+                format!("task `{id}`: `{field}` must be at least 1"),
+                "set it to 1 or more",
+            );
+        }
     }
 
     fn templates(&mut self, path: &str, id: &str, kind: &KindSpec) {
@@ -319,6 +403,7 @@ impl Checker<'_> {
             KindSpec::Noop(_) => return,
             KindSpec::Shell(s) => serde_json::to_value(s),
             KindSpec::Http(h) => serde_json::to_value(h),
+            KindSpec::Emulate(e) => serde_json::to_value(e),
         };
         let Ok(value) = value else { return };
         let mut strings = Vec::new();

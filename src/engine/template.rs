@@ -81,6 +81,7 @@ impl TemplateContext {
             KindSpec::Noop(spec) => KindSpec::Noop(spec.clone()),
             KindSpec::Shell(spec) => KindSpec::Shell(self.render_spec(spec)?),
             KindSpec::Http(spec) => KindSpec::Http(self.render_spec(spec)?),
+            KindSpec::Emulate(spec) => KindSpec::Emulate(self.render_spec(spec)?),
         })
     }
 

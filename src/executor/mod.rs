@@ -5,6 +5,7 @@
 
 pub mod emulate;
 mod http;
+pub mod lake;
 mod log;
 mod noop;
 mod shell;
@@ -76,6 +77,7 @@ pub async fn execute(kind: &KindSpec, ctx: &TaskContext) -> TaskResult {
         KindSpec::Noop(_) => noop::run(ctx).await,
         KindSpec::Shell(spec) => shell::run(spec, ctx).await,
         KindSpec::Http(spec) => http::run(spec, ctx).await,
+        KindSpec::Emulate(spec) => emulate::run(spec, ctx).await,
     }
 }
 

@@ -16,6 +16,7 @@ pub struct TestEnv {
     pub dir: tempfile::TempDir,
     pub store: Store,
     pub engine: Engine,
+    runs: std::sync::atomic::AtomicUsize,
 }
 
 pub fn jan1() -> DateTime<Utc> {
@@ -43,7 +44,12 @@ impl TestEnv {
                 env,
             },
         );
-        TestEnv { dir, store, engine }
+        TestEnv {
+            dir,
+            store,
+            engine,
+            runs: Default::default(),
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -67,8 +73,12 @@ impl TestEnv {
     }
 
     pub async fn create(&self, dag: &Dag) -> i64 {
+        // every run of a test gets its own id (the logical date is the same)
+        let n = self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let request = RunRequest {
-            run_id: None,
+            run_id: (n > 0).then(|| {
+                airless::model::RunId::new(format!("manual__2024-01-01T00:00:00+00:00.{n}"))
+            }),
             run_type: RunType::Manual,
             logical_date: jan1(),
             data_interval: dag.timetable.manual_data_interval(jan1()),

@@ -1,0 +1,4 @@
+//! In-process servers that speak the documented contracts of the SaaS parts
+//! nobody can run here.
+
+pub mod kafka_rest;
