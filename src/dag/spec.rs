@@ -246,6 +246,31 @@ pub enum EmulateSink {
     },
 }
 
+/// Where `ingest` reads records.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum IngestSource {
+    /// The Kafka REST Proxy v2 consumer API.
+    KafkaRest {
+        url: String,
+        /// The consumer group whose committed offsets say what has landed.
+        group: String,
+        topics: Vec<String>,
+    },
+}
+
+/// The lake `ingest` writes to, in the S3 sink connector's layout.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LakeSink {
+    /// A local folder.
+    Dir {
+        path: String,
+        #[serde(default = "default_prefix")]
+        prefix: String,
+    },
+}
+
 fn default_batch_size() -> usize {
     100
 }
@@ -277,6 +302,17 @@ task_kind!(EmulateSpec, EmulateFile {
     sink: EmulateSink,
 });
 
+task_kind!(
+    IngestSpec,
+    IngestFile {
+        source: IngestSource,
+        sink: LakeSink,
+        /// Records per object, as the connector's `flush.size`.
+        #[serde(default = "default_flush_size")]
+        flush_size: usize,
+    }
+);
+
 /// The kind-specific keys of a task.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KindSpec {
@@ -284,10 +320,11 @@ pub enum KindSpec {
     Shell(ShellSpec),
     Http(HttpSpec),
     Emulate(EmulateSpec),
+    Ingest(IngestSpec),
 }
 
 /// Every `kind:` value airless knows.
-pub const KINDS: &[&str] = &["noop", "shell", "http", "emulate"];
+pub const KINDS: &[&str] = &["noop", "shell", "http", "emulate", "ingest"];
 
 impl KindSpec {
     pub fn name(&self) -> &'static str {
@@ -296,6 +333,7 @@ impl KindSpec {
             Self::Shell(_) => "shell",
             Self::Http(_) => "http",
             Self::Emulate(_) => "emulate",
+            Self::Ingest(_) => "ingest",
         }
     }
 }
@@ -323,6 +361,10 @@ fn read_task(
         "emulate" => read::<EmulateFile>(isolated).map(|f| {
             let (c, s) = f.split();
             (c, KindSpec::Emulate(s))
+        }),
+        "ingest" => read::<IngestFile>(isolated).map(|f| {
+            let (c, s) = f.split();
+            (c, KindSpec::Ingest(s))
         }),
         _ => return None,
     })

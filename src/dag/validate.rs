@@ -311,6 +311,30 @@ impl Checker<'_> {
                 }
             }
             KindSpec::Emulate(emulate) => self.emulate(path, id, emulate),
+            KindSpec::Ingest(ingest) => {
+                let super::spec::IngestSource::KafkaRest { topics, group, .. } = &ingest.source;
+                if topics.is_empty() {
+                    self.key_error(
+                        &format!("{path}.source.topics"),
+                        format!("task `{id}`: `topics` is empty"),
+                        "list the topics to land, e.g. `[0a1b.pin, 0a1b.geo, 0a1b.user]`",
+                    );
+                }
+                if group.trim().is_empty() {
+                    self.error(
+                        &format!("{path}.source.group"),
+                        format!("task `{id}`: `group` is empty"),
+                        "name the consumer group whose offsets track what has landed",
+                    );
+                }
+                if ingest.flush_size == 0 {
+                    self.error(
+                        &format!("{path}.flush_size"),
+                        format!("task `{id}`: `flush_size` must be at least 1"),
+                        "set it to 1 or more",
+                    );
+                }
+            }
         }
         self.templates(path, id, kind);
     }
@@ -404,6 +428,7 @@ impl Checker<'_> {
             KindSpec::Shell(s) => serde_json::to_value(s),
             KindSpec::Http(h) => serde_json::to_value(h),
             KindSpec::Emulate(e) => serde_json::to_value(e),
+            KindSpec::Ingest(i) => serde_json::to_value(i),
         };
         let Ok(value) = value else { return };
         let mut strings = Vec::new();

@@ -82,6 +82,7 @@ impl TemplateContext {
             KindSpec::Shell(spec) => KindSpec::Shell(self.render_spec(spec)?),
             KindSpec::Http(spec) => KindSpec::Http(self.render_spec(spec)?),
             KindSpec::Emulate(spec) => KindSpec::Emulate(self.render_spec(spec)?),
+            KindSpec::Ingest(spec) => KindSpec::Ingest(self.render_spec(spec)?),
         })
     }
 

@@ -5,6 +5,7 @@
 
 pub mod emulate;
 mod http;
+mod ingest;
 pub mod lake;
 mod log;
 mod noop;
@@ -78,6 +79,7 @@ pub async fn execute(kind: &KindSpec, ctx: &TaskContext) -> TaskResult {
         KindSpec::Shell(spec) => shell::run(spec, ctx).await,
         KindSpec::Http(spec) => http::run(spec, ctx).await,
         KindSpec::Emulate(spec) => emulate::run(spec, ctx).await,
+        KindSpec::Ingest(spec) => ingest::run(spec, ctx).await,
     }
 }
 

@@ -9,6 +9,7 @@ mod daemon;
 mod emulate;
 mod engine;
 mod fakes;
+mod ingest;
 mod kafka_rest_client;
 mod kinesis_rest_client;
 mod scheduler;

@@ -93,7 +93,7 @@ broken_files! {
     ];
 
     a_task_without_a_kind_lists_the_kinds: "missing_kind.yaml" => [
-        "5:5: task `extract` has no `kind` — add `kind:` with one of noop, shell, http, emulate",
+        "5:5: task `extract` has no `kind` — add `kind:` with one of noop, shell, http, emulate, ingest",
     ];
 
     a_shell_task_without_a_command_asks_for_one: "shell_without_command.yaml" => [

@@ -1,0 +1,180 @@
+//! `ingest` end to end: emulate → the Kafka REST test proxy → ingest → a lake
+//! folder in the S3 sink connector's layout; every record exactly once, also
+//! after a failure between an object's write and its commit.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use airless::model::RunState;
+
+use crate::fakes::kafka_rest::{FakeKafkaRest, Route};
+use crate::support::TestEnv;
+
+const TOPICS: [&str; 3] = ["u.pin", "u.geo", "u.user"];
+
+fn pipeline(proxy: &str, lake: &Path, posts: u64) -> String {
+    format!(
+        r#"
+dag_id: pipeline
+tasks:
+  - task_id: emulate
+    kind: emulate
+    source: demo
+    records: {posts}
+    streams: {{ pinterest_data: u.pin, geolocation_data: u.geo, user_data: u.user }}
+    sink: {{ kind: kafka_rest, url: "{proxy}" }}
+  - task_id: ingest
+    kind: ingest
+    depends_on: [emulate]
+    flush_size: 7
+    source: {{ kind: kafka_rest, url: "{proxy}", group: lake, topics: [u.pin, u.geo, u.user] }}
+    sink: {{ kind: dir, path: "{lake}" }}
+"#,
+        lake = lake.display()
+    )
+}
+
+/// Object name → records, for one topic.
+fn objects(lake: &Path, topic: &str) -> BTreeMap<String, Vec<Value>> {
+    let dir = lake.join(format!("topics/{topic}/partition=0"));
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().path())
+                .map(|p| {
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    (
+                        p.file_name().unwrap().to_string_lossy().into_owned(),
+                        text.lines()
+                            .map(|l| serde_json::from_str(l).unwrap())
+                            .collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn assert_landed_once(lake: &Path, proxy: &FakeKafkaRest, posts: usize) {
+    for topic in TOPICS {
+        let objects = objects(lake, topic);
+        let expected: Vec<String> = (0..posts)
+            .step_by(7)
+            .map(|o| format!("{topic}+0+{o:010}.json"))
+            .collect();
+        assert_eq!(
+            objects.keys().cloned().collect::<Vec<_>>(),
+            expected,
+            "{topic}: the connector's keys"
+        );
+        let landed: Vec<Value> = objects.into_values().flatten().collect();
+        assert_eq!(
+            landed,
+            proxy.topic(topic),
+            "{topic}: every record once, in order"
+        );
+    }
+}
+
+async fn setup(posts: u64) -> (TestEnv, FakeKafkaRest, std::path::PathBuf) {
+    let proxy = FakeKafkaRest::start().await;
+    for topic in TOPICS {
+        proxy.create_topic(topic);
+    }
+    proxy.set_max_records_per_fetch(10);
+    let env = TestEnv::new().await;
+    let lake = env.path("lake");
+    let _ = posts;
+    (env, proxy, lake)
+}
+
+#[tokio::test]
+async fn every_record_lands_once_under_the_connectors_keys() {
+    let (env, proxy, lake) = setup(30).await;
+    let dag = env.dag(&pipeline(&proxy.base_url, &lake, 30));
+    let (state, tis) = env.run(&dag).await;
+    assert_eq!(state, RunState::Success, "{:?}", tis.get("ingest").error);
+    assert_eq!(
+        tis.get("ingest").output,
+        Some(json!({"records": {"u.geo": 30, "u.pin": 30, "u.user": 30}, "objects": 15}))
+    );
+    assert_landed_once(&lake, &proxy, 30);
+    for topic in TOPICS {
+        assert_eq!(proxy.committed("lake", topic), Some(30));
+    }
+    assert!(
+        proxy.instances("lake").is_empty(),
+        "the consumer instance is deleted"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_commit_after_an_object_write_then_a_rerun_duplicates_and_loses_nothing() {
+    let (env, proxy, lake) = setup(30).await;
+    let dag = env.dag(&pipeline(&proxy.base_url, &lake, 30));
+    proxy.fail_route(Route::Commit);
+    let (state, tis) = env.run(&dag).await;
+    assert_eq!(state, RunState::Failed);
+    let error = tis.get("ingest").error.clone().unwrap();
+    assert!(
+        error.contains("is written but committing offset 7 failed"),
+        "{error}"
+    );
+    assert!(
+        error.contains("the retry rewrites the same object"),
+        "{error}"
+    );
+    let written: usize = TOPICS.iter().map(|t| objects(&lake, t).len()).sum();
+    assert_eq!(written, 1, "one object was written before its commit failed");
+    assert!(
+        proxy.instances("lake").is_empty(),
+        "the instance is deleted on failure too"
+    );
+
+    proxy.heal_route(Route::Commit);
+    // the re-run: emulate sends 30 more posts, ingest resumes from the last commit
+    let (state, tis) = env.run(&dag).await;
+    assert_eq!(state, RunState::Success, "{:?}", tis.get("ingest").error);
+    assert_landed_once(&lake, &proxy, 60);
+}
+
+#[tokio::test]
+async fn a_second_ingest_with_nothing_new_lands_nothing() {
+    let (env, proxy, lake) = setup(10).await;
+    let dag = env.dag(&pipeline(&proxy.base_url, &lake, 10).replace("records: 10", "records: 0"));
+    for topic in TOPICS {
+        proxy.seed(topic, (0..10).map(|i| json!({"i": i})));
+    }
+    let (state, _) = env.run(&dag).await;
+    assert_eq!(state, RunState::Success);
+    let (state, tis) = env.run(&dag).await;
+    assert_eq!(state, RunState::Success);
+    assert_eq!(
+        tis.get("ingest").output,
+        Some(json!({"records": {"u.geo": 0, "u.pin": 0, "u.user": 0}, "objects": 0}))
+    );
+    assert_landed_once(&lake, &proxy, 10);
+}
+
+#[tokio::test]
+async fn a_proxy_that_is_down_fails_ingest_naming_it() {
+    let env = TestEnv::new().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let yaml = format!(
+        "dag_id: down\ntasks:\n  - task_id: ingest\n    kind: ingest\n    source: {{ kind: kafka_rest, url: \"http://127.0.0.1:{port}\", group: g, topics: [t] }}\n    sink: {{ kind: dir, path: lake }}\n"
+    );
+    let (state, tis) = env.run(&env.dag(&yaml)).await;
+    assert_eq!(state, RunState::Failed);
+    let error = tis.get("ingest").error.clone().unwrap();
+    assert!(
+        error.starts_with(&format!("kafka rest proxy at http://127.0.0.1:{port}")),
+        "{error}"
+    );
+    assert!(error.contains("is unreachable"), "{error}");
+}
