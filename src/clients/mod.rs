@@ -5,3 +5,4 @@
 pub mod kafka_rest;
 pub mod kinesis_rest;
 pub mod retry;
+pub mod s3;

@@ -269,6 +269,24 @@ pub enum LakeSink {
         #[serde(default = "default_prefix")]
         prefix: String,
     },
+    /// An S3 bucket (aws-sdk-s3; the standard AWS credential chain — the
+    /// instance profile on EC2 — unless keys are given, e.g. from `env`).
+    S3 {
+        bucket: String,
+        #[serde(default = "default_prefix")]
+        prefix: String,
+        #[serde(default)]
+        region: Option<String>,
+        /// An S3-compatible endpoint; AWS when absent.
+        #[serde(default)]
+        endpoint: Option<String>,
+        #[serde(default)]
+        path_style: bool,
+        #[serde(default)]
+        access_key_id: Option<String>,
+        #[serde(default)]
+        secret_access_key: Option<String>,
+    },
 }
 
 fn default_batch_size() -> usize {

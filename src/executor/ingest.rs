@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::lake::DirLake;
+use super::lake::Lake;
 use super::{TaskContext, TaskError, TaskResult};
 use crate::clients::kafka_rest::{Consumer, KafkaRestClient, KafkaRestError};
-use crate::dag::spec::{IngestSource, IngestSpec, LakeSink};
+use crate::dag::spec::{IngestSource, IngestSpec};
 
 /// How long a fetch waits for records, and how long without any record
 /// before a topic that should have more is an error.
@@ -23,15 +23,14 @@ const FETCH_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
 pub async fn run(spec: &IngestSpec, ctx: &TaskContext) -> TaskResult {
     let IngestSource::KafkaRest { url, group, topics } = &spec.source;
-    let LakeSink::Dir { path, prefix } = &spec.sink;
-    let lake = DirLake::new(path.into(), prefix.clone());
+    let lake = Lake::open(&spec.sink).await?;
     let client = KafkaRestClient::new(url, ctx.http.clone()).map_err(kafka)?;
     let name = consumer_name(ctx);
     let consumer = client.create_consumer(group, &name).await.map_err(kafka)?;
     ctx.log.line(&format!(
         "consumer {name} in group {group} created; landing {} topic(s) in {}",
         topics.len(),
-        lake.root().display()
+        lake.describe()
     ));
     let result = land(
         &client,
@@ -91,7 +90,7 @@ async fn land(
     client: &KafkaRestClient,
     consumer: &Consumer,
     topics: &[String],
-    lake: &DirLake,
+    lake: &Lake,
     flush_size: usize,
     ctx: &TaskContext,
 ) -> TaskResult {
@@ -184,7 +183,7 @@ async fn land(
 /// Writes the buffered records as one object, then commits past them.
 async fn flush(
     consumer: &Consumer,
-    lake: &DirLake,
+    lake: &Lake,
     topic: &str,
     p: &mut Progress,
     ctx: &TaskContext,

@@ -9,6 +9,82 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::TaskError;
+use crate::clients::s3::{LakeS3, S3Settings};
+use crate::dag::spec::LakeSink;
+
+/// A lake to write objects to: a local folder or an S3 bucket.
+#[derive(Debug, Clone)]
+pub enum Lake {
+    Dir(DirLake),
+    S3 { s3: LakeS3, prefix: String },
+}
+
+impl Lake {
+    /// Opens the lake of `sink`; for S3, checks the bucket first, so a
+    /// missing bucket or bad credentials fail before anything is read.
+    pub async fn open(sink: &LakeSink) -> Result<Lake, TaskError> {
+        match sink {
+            LakeSink::Dir { path, prefix } => {
+                Ok(Lake::Dir(DirLake::new(path.into(), prefix.clone())))
+            }
+            LakeSink::S3 {
+                bucket,
+                prefix,
+                region,
+                endpoint,
+                path_style,
+                access_key_id,
+                secret_access_key,
+            } => {
+                let settings = S3Settings {
+                    bucket: bucket.clone(),
+                    region: region.clone(),
+                    endpoint: endpoint.clone(),
+                    force_path_style: *path_style,
+                    access_key_id: access_key_id.clone(),
+                    secret_access_key: secret_access_key.clone(),
+                };
+                let s3 = LakeS3::connect(&settings)
+                    .await
+                    .map_err(|e| TaskError::failed(e.to_string()))?;
+                s3.check_bucket()
+                    .await
+                    .map_err(|e| TaskError::failed(e.to_string()))?;
+                Ok(Lake::S3 {
+                    s3,
+                    prefix: prefix.clone(),
+                })
+            }
+        }
+    }
+
+    /// Where objects go, for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Lake::Dir(dir) => dir.root().display().to_string(),
+            Lake::S3 { s3, prefix } => format!("s3://{}/{}", s3.bucket(), prefix.trim_matches('/')),
+        }
+    }
+
+    /// Writes the object holding `records` from `offset` (overwriting it).
+    pub async fn write(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        records: &[Value],
+    ) -> Result<(), TaskError> {
+        match self {
+            Lake::Dir(dir) => dir.write(topic, partition, offset, records).await,
+            Lake::S3 { s3, prefix } => {
+                let key = object_key(prefix, topic, partition, offset);
+                s3.put(&key, object_body(records))
+                    .await
+                    .map_err(|e| TaskError::failed(format!("writing {key}: {e}")))
+            }
+        }
+    }
+}
 
 /// The object key of the records of `topic`/`partition` starting at `offset`.
 pub fn object_key(prefix: &str, topic: &str, partition: i32, offset: i64) -> String {

@@ -127,7 +127,10 @@ async fn a_failed_commit_after_an_object_write_then_a_rerun_duplicates_and_loses
         "{error}"
     );
     let written: usize = TOPICS.iter().map(|t| objects(&lake, t).len()).sum();
-    assert_eq!(written, 1, "one object was written before its commit failed");
+    assert_eq!(
+        written, 1,
+        "one object was written before its commit failed"
+    );
     assert!(
         proxy.instances("lake").is_empty(),
         "the instance is deleted on failure too"
@@ -177,4 +180,61 @@ async fn a_proxy_that_is_down_fails_ingest_naming_it() {
         "{error}"
     );
     assert!(error.contains("is unreachable"), "{error}");
+}
+
+fn s3_sink(s3: &crate::fakes::s3::FakeS3, bucket: &str, secret: &str) -> String {
+    format!(
+        "{{ kind: s3, bucket: {bucket}, endpoint: \"{}\", path_style: true, region: us-east-1, access_key_id: {}, secret_access_key: \"{secret}\" }}",
+        s3.endpoint, s3.access_key
+    )
+}
+
+#[tokio::test]
+async fn every_record_lands_once_in_s3_under_the_connectors_keys() {
+    let (env, proxy, _lake) = setup(16).await;
+    let s3_dir = env.path("s3");
+    std::fs::create_dir_all(&s3_dir).unwrap();
+    let s3 = crate::fakes::s3::FakeS3::start(&s3_dir).await;
+    s3.create_bucket("lake");
+    let yaml = pipeline(&proxy.base_url, Path::new("unused"), 16).replace(
+        "sink: { kind: dir, path: \"unused\" }",
+        &format!("sink: {}", s3_sink(&s3, "lake", &s3.secret_key)),
+    );
+    let dag = env.dag(&yaml);
+    let (state, tis) = env.run(&dag).await;
+    assert_eq!(state, RunState::Success, "{:?}", tis.get("ingest").error);
+    // s3s-fs keeps each object as a file under <root>/<bucket>/<key>
+    assert_landed_once(&s3_dir.join("lake"), &proxy, 16);
+}
+
+#[tokio::test]
+async fn a_missing_bucket_and_bad_credentials_fail_ingest_with_what_to_fix() {
+    let (env, proxy, _lake) = setup(1).await;
+    let s3_dir = env.path("s3");
+    std::fs::create_dir_all(&s3_dir).unwrap();
+    let s3 = crate::fakes::s3::FakeS3::start(&s3_dir).await;
+    s3.create_bucket("lake");
+    let ingest = |sink: String| {
+        format!(
+            "dag_id: s3\ntasks:\n  - task_id: ingest\n    kind: ingest\n    source: {{ kind: kafka_rest, url: \"{}\", group: g, topics: [u.pin] }}\n    sink: {sink}\n",
+            proxy.base_url
+        )
+    };
+    let (state, tis) = env
+        .run(&env.dag(&ingest(s3_sink(&s3, "no-such-lake", &s3.secret_key))))
+        .await;
+    assert_eq!(state, RunState::Failed);
+    assert_eq!(
+        tis.get("ingest").error.as_deref(),
+        Some("S3 bucket `no-such-lake` does not exist (NoSuchBucket)")
+    );
+    let (state, tis) = env
+        .run(&env.dag(&ingest(s3_sink(&s3, "lake", "wrong-secret"))))
+        .await;
+    assert_eq!(state, RunState::Failed);
+    let error = tis.get("ingest").error.clone().unwrap();
+    assert!(
+        error.starts_with("access to S3 bucket `lake` was denied; check the AWS credentials"),
+        "{error}"
+    );
 }

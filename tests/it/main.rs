@@ -12,6 +12,7 @@ mod fakes;
 mod ingest;
 mod kafka_rest_client;
 mod kinesis_rest_client;
+mod lake_s3;
 mod scheduler;
 mod support;
 mod validation;

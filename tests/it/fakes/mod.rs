@@ -2,3 +2,4 @@
 //! nobody can run here.
 
 pub mod kafka_rest;
+pub mod s3;
