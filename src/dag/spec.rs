@@ -224,28 +224,6 @@ pub enum Sampler {
     Sequential,
 }
 
-/// Where `emulate` sends its posts.
-#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum EmulateSink {
-    /// Kafka REST Proxy (behind API Gateway): `POST {url}/topics/{topic}`, batched.
-    KafkaRest {
-        url: String,
-        #[serde(default = "default_batch_size")]
-        batch_size: usize,
-    },
-    /// API Gateway → Kinesis: `PUT {url}/streams/{stream}/record`, one record each.
-    KinesisRest { url: String },
-    /// Straight into a local lake folder, in the S3 sink connector's layout.
-    Dir {
-        path: String,
-        #[serde(default = "default_prefix")]
-        prefix: String,
-        #[serde(default = "default_flush_size")]
-        flush_size: usize,
-    },
-}
-
 /// Where `ingest` reads records.
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -259,11 +237,20 @@ pub enum IngestSource {
     },
 }
 
-/// The lake `ingest` writes to, in the S3 sink connector's layout.
+/// Where records go. `emulate` takes any sink; `ingest` a lake (`dir`, `s3`),
+/// both in the S3 sink connector's layout.
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum LakeSink {
-    /// A local folder.
+pub enum SinkSpec {
+    /// Kafka REST Proxy (behind API Gateway): `POST {url}/topics/{topic}`, batched.
+    KafkaRest {
+        url: String,
+        #[serde(default = "default_batch_size")]
+        batch_size: usize,
+    },
+    /// API Gateway → Kinesis: `PUT {url}/streams/{stream}/record`, one record each.
+    KinesisRest { url: String },
+    /// A local lake folder.
     Dir {
         path: String,
         #[serde(default = "default_prefix")]
@@ -287,6 +274,17 @@ pub enum LakeSink {
         #[serde(default)]
         secret_access_key: Option<String>,
     },
+}
+
+impl SinkSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::KafkaRest { .. } => "kafka_rest",
+            Self::KinesisRest { .. } => "kinesis_rest",
+            Self::Dir { .. } => "dir",
+            Self::S3 { .. } => "s3",
+        }
+    }
 }
 
 fn default_batch_size() -> usize {
@@ -317,14 +315,17 @@ task_kind!(EmulateSpec, EmulateFile {
     seed: TemplatedNumber,
     #[serde(default)]
     sampler: Sampler,
-    sink: EmulateSink,
+    sink: SinkSpec,
+    /// Records per lake object (`dir` and `s3` sinks), as the connector's `flush.size`.
+    #[serde(default = "default_flush_size")]
+    flush_size: usize,
 });
 
 task_kind!(
     IngestSpec,
     IngestFile {
         source: IngestSource,
-        sink: LakeSink,
+        sink: SinkSpec,
         /// Records per object, as the connector's `flush.size`.
         #[serde(default = "default_flush_size")]
         flush_size: usize,

@@ -327,6 +327,20 @@ impl Checker<'_> {
                         "name the consumer group whose offsets track what has landed",
                     );
                 }
+                if matches!(
+                    ingest.sink,
+                    super::spec::SinkSpec::KafkaRest { .. }
+                        | super::spec::SinkSpec::KinesisRest { .. }
+                ) {
+                    self.error(
+                        &format!("{path}.sink.kind"),
+                        format!(
+                            "task `{id}`: ingest writes to a lake, not to `{}`",
+                            ingest.sink.kind()
+                        ),
+                        "use `kind: s3` (a bucket) or `kind: dir` (a folder)",
+                    );
+                }
                 if ingest.flush_size == 0 {
                     self.error(
                         &format!("{path}.flush_size"),
@@ -342,7 +356,6 @@ impl Checker<'_> {
     /// `emulate`: a known source, tables as plain names, numbers that are
     /// numbers (unless templated), sizes of at least 1.
     fn emulate(&mut self, path: &str, id: &str, spec: &super::spec::EmulateSpec) {
-        use super::spec::EmulateSink;
         let source = spec.source.trim();
         let known = source == "demo"
             || source.starts_with("mysql://")
@@ -408,15 +421,17 @@ impl Checker<'_> {
                 );
             }
         }
-        let size = match &spec.sink {
-            EmulateSink::KafkaRest { batch_size, .. } => Some(("batch_size", *batch_size)),
-            EmulateSink::Dir { flush_size, .. } => Some(("flush_size", *flush_size)),
-            EmulateSink::KinesisRest { .. } => None,
-        };
-        if let Some((field, 0)) = size {
+        if let super::spec::SinkSpec::KafkaRest { batch_size: 0, .. } = &spec.sink {
             self.error(
-                &format!("{path}.sink.{field}"),
-                format!("task `{id}`: `{field}` must be at least 1"),
+                &format!("{path}.sink.batch_size"),
+                format!("task `{id}`: `batch_size` must be at least 1"),
+                "set it to 1 or more",
+            );
+        }
+        if spec.flush_size == 0 {
+            self.error(
+                &format!("{path}.flush_size"),
+                format!("task `{id}`: `flush_size` must be at least 1"),
                 "set it to 1 or more",
             );
         }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::TaskError;
 use crate::clients::s3::{LakeS3, S3Settings};
-use crate::dag::spec::LakeSink;
+use crate::dag::spec::SinkSpec;
 
 /// A lake to write objects to: a local folder or an S3 bucket.
 #[derive(Debug, Clone)]
@@ -22,12 +22,15 @@ pub enum Lake {
 impl Lake {
     /// Opens the lake of `sink`; for S3, checks the bucket first, so a
     /// missing bucket or bad credentials fail before anything is read.
-    pub async fn open(sink: &LakeSink) -> Result<Lake, TaskError> {
+    pub async fn open(sink: &SinkSpec) -> Result<Lake, TaskError> {
         match sink {
-            LakeSink::Dir { path, prefix } => {
+            SinkSpec::KafkaRest { .. } | SinkSpec::KinesisRest { .. } => Err(TaskError::failed(
+                format!("`{}` is not a lake: use kind dir or s3", sink.kind()),
+            )),
+            SinkSpec::Dir { path, prefix } => {
                 Ok(Lake::Dir(DirLake::new(path.into(), prefix.clone())))
             }
-            LakeSink::S3 {
+            SinkSpec::S3 {
                 bucket,
                 prefix,
                 region,
@@ -54,6 +57,55 @@ impl Lake {
                     s3,
                     prefix: prefix.clone(),
                 })
+            }
+        }
+    }
+
+    /// Writes `records` as the next object of `topic` (partition 0), numbered
+    /// after the records already there; returns the offset after them.
+    pub async fn append(&self, topic: &str, records: &[Value]) -> Result<i64, TaskError> {
+        match self {
+            Lake::Dir(dir) => dir.append(topic, records).await,
+            Lake::S3 { s3, prefix } => {
+                let first = object_key(prefix, topic, 0, 0);
+                let folder = first
+                    .rsplit_once('/')
+                    .map(|(f, _)| format!("{f}/"))
+                    .unwrap_or_default();
+                let keys = s3
+                    .list(&folder)
+                    .await
+                    .map_err(|e| TaskError::failed(e.to_string()))?;
+                let last = keys
+                    .iter()
+                    .filter_map(|k| {
+                        Some((
+                            k.strip_suffix(".json")?
+                                .rsplit('+')
+                                .next()?
+                                .parse::<i64>()
+                                .ok()?,
+                            k,
+                        ))
+                    })
+                    .max_by_key(|(offset, _)| *offset);
+                let next = match last {
+                    None => 0,
+                    Some((offset, key)) => {
+                        let body = s3
+                            .get(key)
+                            .await
+                            .map_err(|e| TaskError::failed(e.to_string()))?
+                            .unwrap_or_default();
+                        offset
+                            + body
+                                .split(|b| *b == b'\n')
+                                .filter(|l| !l.is_empty())
+                                .count() as i64
+                    }
+                };
+                self.write(topic, 0, next, records).await?;
+                Ok(next + records.len() as i64)
             }
         }
     }

@@ -120,11 +120,13 @@ async fn kinesis_gets_one_put_record_per_row() {
 async fn the_dir_sink_writes_the_connector_layout_and_continues_offsets() {
     let env = TestEnv::new().await;
     let lake = env.path("lake");
-    let sink = format!(
-        "      kind: dir\n      path: \"{}\"\n      flush_size: 4\n",
-        lake.display()
-    );
-    let dag = env.dag(&dag("demo", &sink, 6, "    sampler: sequential\n"));
+    let sink = format!("      kind: dir\n      path: \"{}\"\n", lake.display());
+    let dag = env.dag(&dag(
+        "demo",
+        &sink,
+        6,
+        "    sampler: sequential\n    flush_size: 4\n",
+    ));
     let (state, _) = env.run(&dag).await;
     assert_eq!(state, RunState::Success);
     let (state, _) = env.run(&dag).await;
@@ -323,5 +325,56 @@ async fn a_wrong_password_and_a_missing_table_say_so() {
     assert_eq!(
         error,
         "table `user_data` does not exist in the source database"
+    );
+}
+
+#[tokio::test]
+async fn the_s3_sink_writes_the_lake_straight_to_a_bucket_and_continues_offsets() {
+    let env = TestEnv::new().await;
+    let root = env.path("s3");
+    std::fs::create_dir_all(&root).unwrap();
+    let s3 = crate::fakes::s3::FakeS3::start(&root).await;
+    s3.create_bucket("lake");
+    let sink = format!(
+        "      kind: s3\n      bucket: lake\n      endpoint: \"{}\"\n      path_style: true\n      access_key_id: {}\n      secret_access_key: \"{}\"\n",
+        s3.endpoint, s3.access_key, s3.secret_key
+    );
+    let dag = env.dag(&dag(
+        "demo",
+        &sink,
+        5,
+        "    sampler: sequential\n    flush_size: 3\n",
+    ));
+    for _ in 0..2 {
+        let (state, tis) = env.run(&dag).await;
+        assert_eq!(state, RunState::Success, "{:?}", tis.get("emulate").error);
+    }
+    let dir = root.join("lake/topics/u.user/partition=0");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "u.user+0+0000000000.json",
+            "u.user+0+0000000003.json",
+            "u.user+0+0000000005.json",
+            "u.user+0+0000000008.json"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn ingest_into_a_kafka_sink_is_refused_when_the_dag_loads() {
+    let yaml = "dag_id: x\ntasks:\n  - task_id: i\n    kind: ingest\n    source: { kind: kafka_rest, url: \"http://p\", group: g, topics: [t] }\n    sink: { kind: kafka_rest, url: \"http://p\" }\n";
+    let errors = airless::dag::load(std::path::Path::new("dags/x.yaml"), yaml).unwrap_err();
+    let messages: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        messages,
+        [
+            "dags/x.yaml:6:19: task `i`: ingest writes to a lake, not to `kafka_rest` — use `kind: s3` (a bucket) or `kind: dir` (a folder)"
+        ]
     );
 }

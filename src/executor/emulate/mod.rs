@@ -41,7 +41,7 @@ pub async fn run(spec: &EmulateSpec, ctx: &TaskContext) -> TaskResult {
     for table in spec.streams.keys() {
         source.check_table(table).await?;
     }
-    let mut sink = sink::Sink::open(&spec.sink, ctx)?;
+    let mut sink = sink::Sink::open(&spec.sink, spec.flush_size, ctx).await?;
     let mut random = sampler::PythonRandom::seeded(seed);
     let mut counts: BTreeMap<String, u64> = spec.streams.values().map(|t| (t.clone(), 0)).collect();
     let started = tokio::time::Instant::now();

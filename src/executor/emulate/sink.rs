@@ -1,15 +1,14 @@
 //! Where `emulate` sends posts: the Kafka REST Proxy (batched), API Gateway
 //! → Kinesis (one record per request), or straight into a local lake folder
-//! in the S3 sink connector's layout (`lake::object_key`).
+//! (a folder or S3) in the S3 sink connector's layout.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use serde_json::Value;
 
 use crate::clients::kafka_rest::KafkaRestClient;
 use crate::clients::kinesis_rest::KinesisRestClient;
-use crate::dag::spec::EmulateSink;
+use crate::dag::spec::SinkSpec;
 use crate::executor::{TaskContext, TaskError, lake};
 
 pub enum Sink {
@@ -21,33 +20,33 @@ pub enum Sink {
     Kinesis {
         client: KinesisRestClient,
     },
-    Dir {
-        lake: lake::DirLake,
+    Lake {
+        lake: lake::Lake,
         flush_size: usize,
         pending: BTreeMap<String, Vec<Value>>,
     },
 }
 
 impl Sink {
-    pub fn open(spec: &EmulateSink, ctx: &TaskContext) -> Result<Sink, TaskError> {
+    pub async fn open(
+        spec: &SinkSpec,
+        flush_size: usize,
+        ctx: &TaskContext,
+    ) -> Result<Sink, TaskError> {
         Ok(match spec {
-            EmulateSink::KafkaRest { url, batch_size } => Sink::Kafka {
+            SinkSpec::KafkaRest { url, batch_size } => Sink::Kafka {
                 client: KafkaRestClient::new(url, ctx.http.clone())
                     .map_err(|e| TaskError::failed(e.to_string()))?,
                 batch_size: (*batch_size).max(1),
                 pending: BTreeMap::new(),
             },
-            EmulateSink::KinesisRest { url } => Sink::Kinesis {
+            SinkSpec::KinesisRest { url } => Sink::Kinesis {
                 client: KinesisRestClient::new(url, ctx.http.clone())
                     .map_err(|e| TaskError::failed(e.to_string()))?,
             },
-            EmulateSink::Dir {
-                path,
-                prefix,
-                flush_size,
-            } => Sink::Dir {
-                lake: lake::DirLake::new(PathBuf::from(path), prefix.clone()),
-                flush_size: (*flush_size).max(1),
+            SinkSpec::Dir { .. } | SinkSpec::S3 { .. } => Sink::Lake {
+                lake: lake::Lake::open(spec).await?,
+                flush_size: flush_size.max(1),
                 pending: BTreeMap::new(),
             },
         })
@@ -76,7 +75,7 @@ impl Sink {
                     ))
                 })?;
             }
-            Sink::Dir {
+            Sink::Lake {
                 lake,
                 flush_size,
                 pending,
@@ -105,7 +104,7 @@ impl Sink {
                 }
             }
             Sink::Kinesis { .. } => {}
-            Sink::Dir { lake, pending, .. } => {
+            Sink::Lake { lake, pending, .. } => {
                 for (topic, records) in std::mem::take(pending) {
                     if !records.is_empty() {
                         lake.append(&topic, &records).await?;
