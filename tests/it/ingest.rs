@@ -238,3 +238,76 @@ async fn a_missing_bucket_and_bad_credentials_fail_ingest_with_what_to_fix() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn an_instance_that_expires_mid_ingest_fails_the_try_with_the_proxys_40403() {
+    let (env, proxy, lake) = setup(0).await;
+    proxy.seed("u.pin", (0..400).map(|i| json!({"i": i})));
+    proxy.set_max_records_per_fetch(1);
+    let yaml = format!(
+        "dag_id: expiry\ntasks:\n  - task_id: ingest\n    kind: ingest\n    flush_size: 50\n    source: {{ kind: kafka_rest, url: \"{}\", group: g, topics: [u.pin] }}\n    sink: {{ kind: dir, path: \"{}\" }}\n",
+        proxy.base_url,
+        lake.display()
+    );
+    let dag = env.dag(&yaml);
+    let id = env.create(&dag).await;
+    let driver = tokio::spawn({
+        let (engine, dag) = (env.engine.clone(), dag.clone());
+        async move {
+            let none = tokio_util::sync::CancellationToken::new;
+            engine.drive(dag, id, none(), none()).await
+        }
+    });
+    // expire the consumer instance while it is fetching
+    let expired = loop {
+        if let Some(instance) = proxy.instances("g").first() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            proxy.expire_instance("g", instance);
+            break instance.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    };
+    driver.await.unwrap().unwrap();
+    let tis = env.tis(id).await;
+    assert_eq!(tis.get("ingest").state, airless::model::TaskState::Failed);
+    let error = tis.get("ingest").error.clone().unwrap();
+    assert_eq!(
+        error,
+        format!(
+            "consumer instance {expired} of group g expired or not found (40403): Consumer instance not found."
+        )
+    );
+    // what landed before the expiry was committed with it: nothing is lost on the retry
+    let committed = proxy.committed("g", "u.pin").unwrap_or(0);
+    let landed: usize = objects(&lake, "u.pin").values().map(Vec::len).sum();
+    assert_eq!(landed as i64, committed);
+}
+
+#[tokio::test]
+async fn in_s3_a_failed_commit_then_a_rerun_duplicates_and_loses_nothing() {
+    let (env, proxy, _lake) = setup(0).await;
+    let root = env.path("s3");
+    std::fs::create_dir_all(&root).unwrap();
+    let s3 = crate::fakes::s3::FakeS3::start(&root).await;
+    s3.create_bucket("lake");
+    let yaml = pipeline(&proxy.base_url, Path::new("unused"), 30).replace(
+        "sink: { kind: dir, path: \"unused\" }",
+        &format!("sink: {}", s3_sink(&s3, "lake", &s3.secret_key)),
+    );
+    let dag = env.dag(&yaml);
+    proxy.fail_route(Route::Commit);
+    let (state, _) = env.run(&dag).await;
+    assert_eq!(state, RunState::Failed);
+    let written: usize = TOPICS
+        .iter()
+        .map(|t| objects(&root.join("lake"), t).len())
+        .sum();
+    assert_eq!(
+        written, 1,
+        "one object was written before its commit failed"
+    );
+    proxy.heal_route(Route::Commit);
+    let (state, tis) = env.run(&dag).await;
+    assert_eq!(state, RunState::Success, "{:?}", tis.get("ingest").error);
+    assert_landed_once(&root.join("lake"), &proxy, 60);
+}
