@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use super::{TaskContext, TaskError, TaskResult, output_from_text};
+use super::{TaskContext, TaskError, TaskResult, error_chain, output_from_text};
 use crate::dag::HttpSpec;
 
 pub async fn run(spec: &HttpSpec, ctx: &TaskContext) -> TaskResult {
@@ -42,15 +42,4 @@ pub async fn run(spec: &HttpSpec, ctx: &TaskContext) -> TaskResult {
         )));
     }
     Ok(output_from_text(&body))
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

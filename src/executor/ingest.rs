@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::lake::Lake;
-use super::{TaskContext, TaskError, TaskResult};
+use super::{TaskContext, TaskError, TaskResult, error_chain};
 use crate::clients::kafka_rest::{Consumer, KafkaRestClient, KafkaRestError};
 use crate::dag::spec::{IngestSource, IngestSpec};
 
@@ -67,14 +67,7 @@ fn consumer_name(ctx: &TaskContext) -> String {
 }
 
 fn kafka(err: KafkaRestError) -> TaskError {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    TaskError::failed(text)
+    TaskError::failed(error_chain(&err))
 }
 
 /// Per topic: where the group stands, where the topic ends, what is buffered.

@@ -89,3 +89,15 @@ pub fn output_from_text(text: &str) -> serde_json::Value {
     let trimmed = text.trim();
     serde_json::from_str(trimmed).unwrap_or_else(|_| serde_json::Value::String(trimmed.to_string()))
 }
+
+/// An error with its causes, `outer: inner: root`, as a person reads it.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::clients::kafka_rest::KafkaRestClient;
 use crate::clients::kinesis_rest::KinesisRestClient;
 use crate::dag::spec::SinkSpec;
-use crate::executor::{TaskContext, TaskError, lake};
+use crate::executor::{TaskContext, TaskError, error_chain, lake};
 
 pub enum Sink {
     Kafka {
@@ -71,7 +71,7 @@ impl Sink {
                 client.put_record(topic, &record, key).await.map_err(|e| {
                     TaskError::failed(format!(
                         "sending to Kinesis stream `{topic}` failed: {}",
-                        chain(&e)
+                        error_chain(&e)
                     ))
                 })?;
             }
@@ -128,18 +128,7 @@ async fn produce(
         .map_err(|e| {
             TaskError::failed(format!(
                 "producing to topic `{topic}` failed: {}",
-                chain(&e)
+                error_chain(&e)
             ))
         })
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
