@@ -362,6 +362,15 @@ pub async fn test_task(
         cancel,
         http: reqwest::Client::new(),
         workdir: None,
+        env: Arc::new(env.clone()),
+        clock: Arc::new(crate::engine::clock::SystemClock),
+        shutdown: CancellationToken::new(),
+        deadline: task
+            .execution_timeout
+            .and_then(|t| chrono::Duration::from_std(t).ok())
+            .map(|t| chrono::Utc::now() + t),
+        resumed: None,
+        recorder: Arc::new(executor::NoRecorder),
     };
     let work = executor::execute(&kind, &ctx);
     let result = match task.execution_timeout {

@@ -2,6 +2,7 @@
 //! Each client retries what may succeed on a second try and reports the rest
 //! in our terms.
 
+pub mod databricks;
 pub mod kafka_rest;
 pub mod kinesis_rest;
 pub mod retry;

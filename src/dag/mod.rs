@@ -22,7 +22,9 @@ pub use bag::{DagBag, ImportError};
 pub use error::DagError;
 pub use graph::TaskGraph;
 pub use registry::DagRegistry;
-pub use spec::{HttpSpec, KindSpec, NoopSpec, ShellCommand, ShellSpec, TriggerRule};
+pub use spec::{
+    DatabricksSpec, HttpSpec, KindSpec, NoopSpec, ShellCommand, ShellSpec, TriggerRule,
+};
 pub use timetable::{DataInterval, RunInfo, Timetable, TimetableKind};
 pub use validate::load;
 

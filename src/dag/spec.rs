@@ -332,6 +332,48 @@ task_kind!(
     }
 );
 
+task_kind!(DatabricksSpec, DatabricksFile {
+    /// An existing job: `jobs/run-now`.
+    #[serde(default)]
+    job_id: Option<TemplatedNumber>,
+    #[serde(default)]
+    job_parameters: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    notebook_params: Option<BTreeMap<String, String>>,
+    /// A one-time notebook run: `jobs/runs/submit`.
+    #[serde(default)]
+    notebook_path: Option<String>,
+    #[serde(default)]
+    existing_cluster_id: Option<String>,
+    #[serde(default)]
+    new_cluster: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    base_parameters: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    run_name: Option<String>,
+    /// Time between `runs/get` calls (Airflow's `polling_period_seconds`).
+    #[serde(default)]
+    poll_interval: Option<String>,
+    /// `false`: succeed once the run is accepted (a streaming notebook).
+    #[serde(default = "default_true")]
+    wait_for_termination: bool,
+    /// Auth overrides; otherwise DATABRICKS_* variables or ~/.databrickscfg.
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+});
+
+fn default_true() -> bool {
+    true
+}
+
 /// The kind-specific keys of a task.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KindSpec {
@@ -340,12 +382,19 @@ pub enum KindSpec {
     Http(HttpSpec),
     Emulate(EmulateSpec),
     Ingest(IngestSpec),
+    Databricks(DatabricksSpec),
 }
 
 /// Every `kind:` value airless knows.
-pub const KINDS: &[&str] = &["noop", "shell", "http", "emulate", "ingest"];
+pub const KINDS: &[&str] = &["noop", "shell", "http", "emulate", "ingest", "databricks"];
 
 impl KindSpec {
+    /// Whether a try cut off by a stop of airless goes on after the restart
+    /// (its remote job kept running) instead of failing as interrupted.
+    pub fn resumable(&self) -> bool {
+        matches!(self, Self::Databricks(_))
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::Noop(_) => "noop",
@@ -353,6 +402,7 @@ impl KindSpec {
             Self::Http(_) => "http",
             Self::Emulate(_) => "emulate",
             Self::Ingest(_) => "ingest",
+            Self::Databricks(_) => "databricks",
         }
     }
 }
@@ -384,6 +434,10 @@ fn read_task(
         "ingest" => read::<IngestFile>(isolated).map(|f| {
             let (c, s) = f.split();
             (c, KindSpec::Ingest(s))
+        }),
+        "databricks" => read::<DatabricksFile>(isolated).map(|f| {
+            let (c, s) = f.split();
+            (c, KindSpec::Databricks(s))
         }),
         _ => return None,
     })

@@ -311,6 +311,7 @@ impl Checker<'_> {
                 }
             }
             KindSpec::Emulate(emulate) => self.emulate(path, id, emulate),
+            KindSpec::Databricks(spec) => self.databricks(path, id, spec),
             KindSpec::Ingest(ingest) => {
                 let super::spec::IngestSource::KafkaRest { topics, group, .. } = &ingest.source;
                 if topics.is_empty() {
@@ -437,6 +438,71 @@ impl Checker<'_> {
         }
     }
 
+    /// `databricks`: either a job (`job_id`) or a notebook on a cluster, and
+    /// only the parameters that go with that choice.
+    fn databricks(&mut self, path: &str, id: &str, spec: &super::spec::DatabricksSpec) {
+        let notebook = spec.notebook_path.is_some();
+        match (&spec.job_id, notebook) {
+            (Some(_), true) | (None, false) => self.key_error(
+                path,
+                format!("task `{id}`: give either `job_id` or `notebook_path`"),
+                "`job_id: 123` runs an existing job (run-now); `notebook_path` + `existing_cluster_id` submits a one-time notebook run",
+            ),
+            (Some(job), false) if !job.is_template() => {
+                if let Err(message) = job.whole("job_id") {
+                    self.error(&format!("{path}.job_id"), format!("task `{id}`: {message}"), "write the job's numeric id");
+                }
+            }
+            _ => {}
+        }
+        if notebook {
+            if spec.existing_cluster_id.is_some() == spec.new_cluster.is_some() {
+                self.key_error(
+                    path,
+                    format!("task `{id}`: a notebook run needs exactly one of `existing_cluster_id` or `new_cluster`"),
+                    "e.g. `existing_cluster_id: 1108-162752-8okw8dgg`",
+                );
+            }
+            for (key, set) in [
+                ("job_parameters", spec.job_parameters.is_some()),
+                ("notebook_params", spec.notebook_params.is_some()),
+            ] {
+                if set {
+                    self.error(
+                        &format!("{path}.{key}"),
+                        format!("task `{id}`: `{key}` goes with `job_id`"),
+                        "pass a notebook run's parameters as `base_parameters`",
+                    );
+                }
+            }
+        } else {
+            for (key, set) in [
+                ("existing_cluster_id", spec.existing_cluster_id.is_some()),
+                ("new_cluster", spec.new_cluster.is_some()),
+                ("base_parameters", spec.base_parameters.is_some()),
+            ] {
+                if set {
+                    self.error(&format!("{path}.{key}"), format!("task `{id}`: `{key}` goes with `notebook_path`"), "a job run uses the job's own cluster; pass parameters as `job_parameters` or `notebook_params`");
+                }
+            }
+        }
+        if let Some(interval) = &spec.poll_interval {
+            match duration::parse(interval) {
+                Ok(d) if d >= std::time::Duration::from_secs(1) => {}
+                Ok(_) => self.error(
+                    &format!("{path}.poll_interval"),
+                    format!("task `{id}`: `poll_interval` must be at least 1s"),
+                    "e.g. `poll_interval: 30s`",
+                ),
+                Err(message) => self.error(
+                    &format!("{path}.poll_interval"),
+                    format!("task `{id}`: {message}"),
+                    "e.g. `poll_interval: 30s`",
+                ),
+            }
+        }
+    }
+
     fn templates(&mut self, path: &str, id: &str, kind: &KindSpec) {
         let value = match kind {
             KindSpec::Noop(_) => return,
@@ -444,6 +510,7 @@ impl Checker<'_> {
             KindSpec::Http(h) => serde_json::to_value(h),
             KindSpec::Emulate(e) => serde_json::to_value(e),
             KindSpec::Ingest(i) => serde_json::to_value(i),
+            KindSpec::Databricks(d) => serde_json::to_value(d),
         };
         let Ok(value) = value else { return };
         let mut strings = Vec::new();

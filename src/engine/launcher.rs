@@ -105,8 +105,12 @@ impl Launcher {
         self.active.lock().map(|a| a.len()).unwrap_or(0)
     }
 
-    /// Drives run `dag_run_id` on its own task, unless it is already driven.
+    /// Drives run `dag_run_id` on its own task, unless it is already driven
+    /// or airless is shutting down.
     pub fn start(&self, dag: Arc<Dag>, dag_run_id: i64) {
+        if self.shutdown.is_cancelled() {
+            return; // a run interrupted by the shutdown resumes after the restart
+        }
         let cancel = CancellationToken::new();
         match self.active.lock() {
             Ok(mut active) => {

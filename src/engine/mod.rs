@@ -59,7 +59,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     parallelism: Arc<Semaphore>,
     logs_dir: PathBuf,
-    env: BTreeMap<String, String>,
+    env: Arc<BTreeMap<String, String>>,
     secrets: Vec<String>,
     http: reqwest::Client,
 }
@@ -93,7 +93,7 @@ impl Engine {
                 clock,
                 parallelism: Arc::new(Semaphore::new(settings.parallelism.max(1))),
                 logs_dir: settings.logs_dir,
-                env: settings.env,
+                env: Arc::new(settings.env),
                 secrets,
                 http: reqwest::Client::builder()
                     .user_agent(concat!("airless/", env!("CARGO_PKG_VERSION")))

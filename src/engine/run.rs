@@ -35,9 +35,13 @@ pub(super) struct Driver {
     cancel: CancellationToken,
     shutdown: CancellationToken,
     cancelled: bool,
+    /// Tries cut off by a stop that pick up where they were (a Databricks
+    /// run is polled again, never submitted twice).
+    resumable: Vec<usize>,
 }
 
-/// What a finished try job reports back.
+/// What a finished try job reports back (`running`: the try detached on
+/// shutdown and resumes after the restart).
 struct Finished {
     task: usize,
     state: TaskState,
@@ -85,6 +89,7 @@ impl Driver {
             cancel,
             shutdown,
             cancelled: false,
+            resumable: Vec::new(),
         })
     }
 
@@ -115,6 +120,7 @@ impl Driver {
             for task in order {
                 self.evaluate(task).await?;
             }
+            self.start_resumed();
             loop {
                 if self.shutdown.is_cancelled() {
                     while let Some(joined) = self.jobs.join_next().await {
@@ -152,7 +158,10 @@ impl Driver {
             let Some(ti) = self.tis[task].clone() else {
                 continue;
             };
-            if ti.state == TaskState::Running {
+            if ti.state == TaskState::Running && self.dag.tasks[task].kind.resumable() {
+                tracing::info!(task_id = %ti.task_id, try_number = ti.try_number, external_id = ?ti.external_id, "resuming the interrupted try");
+                self.resumable.push(task);
+            } else if ti.state == TaskState::Running {
                 let (state, next) = recovery::end_interrupted_try(
                     self.engine.store(),
                     &self.dag.tasks[task],
@@ -258,6 +267,43 @@ impl Driver {
         Ok(())
     }
 
+    /// Starts the tries found running at start-up that resume rather than fail.
+    fn start_resumed(&mut self) {
+        if self.shutdown.is_cancelled() {
+            return;
+        }
+        for task in std::mem::take(&mut self.resumable) {
+            let Some(ti) = self.tis[task].clone() else {
+                continue;
+            };
+            let job = self.try_job(task, ti, true);
+            self.jobs.spawn(job.run());
+        }
+    }
+
+    fn try_job(&self, task: usize, ti: TaskInstanceRow, resume: bool) -> TryJob {
+        TryJob {
+            engine: self.engine.clone(),
+            dag: self.dag.clone(),
+            run: self.run.clone(),
+            task,
+            ti,
+            // templates may read the outputs of upstream tasks
+            outputs: self
+                .dag
+                .graph
+                .upstream(task)
+                .filter_map(|u| {
+                    let id = self.dag.tasks[u].task_id.as_str();
+                    self.outputs.get(id).map(|o| (id.to_string(), o.clone()))
+                })
+                .collect(),
+            cancel: self.cancel.child_token(),
+            shutdown: self.shutdown.clone(),
+            resume,
+        }
+    }
+
     async fn start_ready(&mut self) -> Result<(), EngineError> {
         let cap = self.dag.max_active_tasks as usize;
         while self.jobs.len() < cap && !self.shutdown.is_cancelled() {
@@ -274,24 +320,7 @@ impl Driver {
             // the store moves it to running inside the job; mirror that now so
             // nothing starts it twice
             self.set_local(task, TaskState::Running);
-            let job = TryJob {
-                engine: self.engine.clone(),
-                dag: self.dag.clone(),
-                run: self.run.clone(),
-                task,
-                ti,
-                // templates may read the outputs of upstream tasks
-                outputs: self
-                    .dag
-                    .graph
-                    .upstream(task)
-                    .filter_map(|u| {
-                        let id = self.dag.tasks[u].task_id.as_str();
-                        self.outputs.get(id).map(|o| (id.to_string(), o.clone()))
-                    })
-                    .collect(),
-                cancel: self.cancel.child_token(),
-            };
+            let job = self.try_job(task, ti, false);
             self.jobs.spawn(job.run());
         }
         // the rest wait for a slot: record that they are queued
@@ -315,6 +344,10 @@ impl Driver {
     ) -> Result<(), EngineError> {
         // a panicking try is a bug; report it as the run's error rather than hide it
         let done = joined.map_err(|e| EngineError::Job(e.to_string()))??;
+        if done.state == TaskState::Running {
+            // detached on shutdown: the try stays running for the restart
+            return Ok(());
+        }
         if let Some(ti) = self.tis[done.task].as_mut() {
             ti.state = done.state;
             ti.try_number += 1;
@@ -378,11 +411,18 @@ struct TryJob {
     ti: TaskInstanceRow,
     outputs: BTreeMap<String, serde_json::Value>,
     cancel: CancellationToken,
+    shutdown: CancellationToken,
+    /// Go on with the try the store shows running instead of starting one.
+    resume: bool,
 }
 
 impl TryJob {
     async fn run(self) -> Result<Finished, EngineError> {
-        let try_number = self.ti.try_number + 1;
+        let try_number = if self.resume {
+            self.ti.try_number
+        } else {
+            self.ti.try_number + 1
+        };
         let span = tracing::info_span!(
             "task_instance",
             dag_id = %self.run.dag_id,
@@ -409,6 +449,8 @@ impl TryJob {
         };
         let log_path = if noop {
             std::path::PathBuf::new()
+        } else if self.resume && !self.ti.log_path.as_deref().unwrap_or_default().is_empty() {
+            std::path::PathBuf::from(self.ti.log_path.as_deref().unwrap_or_default())
         } else {
             inner
                 .logs_dir
@@ -418,31 +460,47 @@ impl TryJob {
                 .join(format!("attempt={try_number}.log"))
         };
         let store = self.engine.store();
-        store
-            .start_try(
-                self.ti.id,
-                self.ti.state,
-                try_number,
-                &log_path.display().to_string(),
-                self.engine.now(),
-            )
-            .await?;
-        tracing::info!("try started");
+        if !self.resume {
+            store
+                .start_try(
+                    self.ti.id,
+                    self.ti.state,
+                    try_number,
+                    &log_path.display().to_string(),
+                    self.engine.now(),
+                )
+                .await?;
+            tracing::info!("try started");
+        }
+        let opened = if self.resume {
+            TaskLog::append(&log_path, inner.secrets.clone())
+        } else {
+            TaskLog::create(&log_path, inner.secrets.clone())
+        };
         let log = if noop {
             TaskLog::discard()
         } else {
-            TaskLog::create(&log_path, inner.secrets.clone()).unwrap_or_else(|err| {
+            opened.unwrap_or_else(|err| {
                 tracing::warn!(path = %log_path.display(), "cannot create the task log: {err}");
                 TaskLog::discard()
             })
         };
-        log.line(&format!(
-            "try {try_number} of {} for task {} ({}) in run {}",
-            self.ti.max_tries,
-            self.ti.task_id,
-            task.kind.name(),
-            self.run.run_id
-        ));
+        if self.resume {
+            log.line(&format!(
+                "airless restarted: resuming try {try_number} of {} for task {} ({})",
+                self.ti.max_tries,
+                self.ti.task_id,
+                task.kind.name()
+            ));
+        } else {
+            log.line(&format!(
+                "try {try_number} of {} for task {} ({}) in run {}",
+                self.ti.max_tries,
+                self.ti.task_id,
+                task.kind.name(),
+                self.run.run_id
+            ));
+        }
 
         let result = if noop {
             Ok(serde_json::Value::Null)
@@ -455,6 +513,18 @@ impl TryJob {
         };
         drop(permit);
 
+        if let Err(err) = &result
+            && err.kind == FailureKind::Detached
+        {
+            log.line(&err.message);
+            tracing::info!("{}", log.mask(&err.message));
+            return Ok(Finished {
+                task: self.task,
+                state: TaskState::Running,
+                output: None,
+                next_retry_at: None,
+            });
+        }
         let now = self.engine.now();
         let (state, next_retry_at, output, error) = match result {
             Ok(output) => (TaskState::Success, None, Some(output), None),
@@ -524,6 +594,15 @@ impl TryJob {
             .render_kind(&task.kind)
             .map_err(executor::TaskError::failed)?;
         let try_cancel = self.cancel.child_token();
+        // a resumed try keeps the deadline of its start
+        let started = match (self.resume, self.ti.start_date) {
+            (true, Some(start)) => start,
+            _ => self.engine.now(),
+        };
+        let deadline = task
+            .execution_timeout
+            .and_then(|t| chrono::Duration::from_std(t).ok())
+            .map(|t| started + t);
         let ctx = TaskContext {
             dag_id: self.run.dag_id.clone(),
             run_id: self.run.run_id.clone(),
@@ -533,20 +612,60 @@ impl TryJob {
             cancel: try_cancel.clone(),
             http: inner.http.clone(),
             workdir: None,
+            env: inner.env.clone(),
+            clock: self.engine.clock().clone(),
+            shutdown: self.shutdown.clone(),
+            deadline,
+            resumed: self.resume.then(|| executor::Resumed {
+                external: self.ti.external_id.clone().map(|id| executor::External {
+                    id,
+                    url: self.ti.external_url.clone(),
+                }),
+            }),
+            recorder: Arc::new(StoreRecorder {
+                store: self.engine.store().clone(),
+                ti_id: self.ti.id,
+                try_number,
+            }),
         };
         let work = executor::execute(&kind, &ctx);
         tokio::pin!(work);
-        let Some(timeout) = task.execution_timeout else {
+        let (Some(timeout), Some(deadline)) = (task.execution_timeout, deadline) else {
             return work.await;
         };
+        let left = (deadline - self.engine.now()).to_std().unwrap_or_default();
         tokio::select! {
             result = &mut work => result,
-            () = tokio::time::sleep(timeout) => {
+            () = tokio::time::sleep(left) => {
                 log.line(&format!("execution_timeout of {}s reached: stopping the task", timeout.as_secs()));
                 try_cancel.cancel();
                 let _ = work.await;
                 Err(executor::TaskError::failed(format!("timed out after {}s (execution_timeout)", timeout.as_secs_f64())))
             }
         }
+    }
+}
+
+/// Writes a try's remote job to its task instance.
+#[derive(Debug)]
+struct StoreRecorder {
+    store: crate::store::Store,
+    ti_id: i64,
+    try_number: u32,
+}
+
+impl executor::ExternalRecorder for StoreRecorder {
+    fn record<'a>(&'a self, external: &'a executor::External) -> executor::RecordFuture<'a> {
+        Box::pin(async move {
+            self.store
+                .set_external(
+                    self.ti_id,
+                    self.try_number,
+                    &external.id,
+                    external.url.as_deref(),
+                )
+                .await
+                .map_err(|err| err.to_string())
+        })
     }
 }

@@ -83,6 +83,7 @@ impl TemplateContext {
             KindSpec::Http(spec) => KindSpec::Http(self.render_spec(spec)?),
             KindSpec::Emulate(spec) => KindSpec::Emulate(self.render_spec(spec)?),
             KindSpec::Ingest(spec) => KindSpec::Ingest(self.render_spec(spec)?),
+            KindSpec::Databricks(spec) => KindSpec::Databricks(self.render_spec(spec)?),
         })
     }
 

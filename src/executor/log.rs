@@ -17,7 +17,8 @@ pub struct TaskLog {
 struct Inner {
     path: PathBuf,
     sink: Mutex<Option<Box<dyn Write + Send>>>,
-    secrets: Vec<String>,
+    /// Grows when an executor learns a secret (a token from a profile).
+    secrets: Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for TaskLog {
@@ -31,21 +32,49 @@ impl std::fmt::Debug for TaskLog {
 impl TaskLog {
     /// Creates (truncating) the log at `path`, making its folders.
     pub fn create(path: &Path, secrets: Vec<String>) -> std::io::Result<TaskLog> {
+        TaskLog::open(path, secrets, false)
+    }
+
+    /// Opens the log at `path` to go on writing it (a try resumed after a
+    /// restart keeps one log), creating it if it is gone.
+    pub fn append(path: &Path, secrets: Vec<String>) -> std::io::Result<TaskLog> {
+        TaskLog::open(path, secrets, true)
+    }
+
+    fn open(path: &Path, secrets: Vec<String>, append: bool) -> std::io::Result<TaskLog> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(path)?;
+        let mut options = OpenOptions::new();
+        options.create(true);
+        if append {
+            options.append(true);
+        } else {
+            options.write(true).truncate(true);
+        }
+        let file = options.open(path)?;
         Ok(TaskLog {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 sink: Mutex::new(Some(Box::new(file))),
-                secrets,
+                secrets: Mutex::new(secrets),
             }),
         })
+    }
+
+    /// Masks `secret` in every line written from now on.
+    pub fn add_secret(&self, secret: &str) {
+        if secret.len() < 4 {
+            return;
+        }
+        let mut secrets = self
+            .inner
+            .secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !secrets.iter().any(|s| s == secret) {
+            secrets.push(secret.to_string());
+        }
     }
 
     /// A log that keeps nothing (when the log file cannot be created).
@@ -63,7 +92,7 @@ impl TaskLog {
             inner: Arc::new(Inner {
                 path: PathBuf::new(),
                 sink: Mutex::new(sink),
-                secrets,
+                secrets: Mutex::new(secrets),
             }),
         }
     }
@@ -75,7 +104,12 @@ impl TaskLog {
     /// `text` with every secret value replaced by `***`.
     pub fn mask(&self, text: &str) -> String {
         let mut masked = text.to_string();
-        for secret in &self.inner.secrets {
+        let secrets = self
+            .inner
+            .secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for secret in secrets.iter() {
             if masked.contains(secret.as_str()) {
                 masked = masked.replace(secret.as_str(), "***");
             }

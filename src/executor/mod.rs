@@ -3,6 +3,7 @@
 //! output or a [`TaskError`]. Executors never touch the store; the engine
 //! records what they return and decides retries.
 
+mod databricks;
 pub mod emulate;
 mod http;
 mod ingest;
@@ -11,11 +12,16 @@ mod log;
 mod noop;
 mod shell;
 
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::dag::KindSpec;
+use crate::engine::clock::Clock;
 use crate::model::{DagId, RunId, TaskId};
 
 pub use log::TaskLog;
@@ -35,6 +41,52 @@ pub struct TaskContext {
     pub http: reqwest::Client,
     /// Working directory for tasks that do not set one.
     pub workdir: Option<PathBuf>,
+    /// The process environment (DATABRICKS_*, HOME, …) as the engine sees it.
+    pub env: Arc<BTreeMap<String, String>>,
+    /// "Now" and waiting (virtual in tests).
+    pub clock: Arc<dyn Clock>,
+    /// Fires when airless is stopping: an executor whose remote job outlives
+    /// it returns [`FailureKind::Detached`] and re-attaches after the restart.
+    pub shutdown: CancellationToken,
+    /// When `execution_timeout` ends this try, in `clock` time; executors
+    /// that wait on a remote job stop waiting then (the engine also stops them).
+    pub deadline: Option<chrono::DateTime<chrono::Utc>>,
+    /// This try was running when airless stopped and is resumed: the same
+    /// try, with the remote job it recorded, if it got that far.
+    pub resumed: Option<Resumed>,
+    /// Records the remote job this try started, durably, before it waits.
+    pub recorder: Arc<dyn ExternalRecorder>,
+}
+
+/// A try picked up again after a restart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resumed {
+    /// The remote job recorded before the stop, if the try got that far.
+    pub external: Option<External>,
+}
+
+/// A remote job a try started (a Databricks run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct External {
+    pub id: String,
+    pub url: Option<String>,
+}
+
+pub type RecordFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// Where a try's remote job is written down (the store, in the engine).
+pub trait ExternalRecorder: Send + Sync + std::fmt::Debug {
+    fn record<'a>(&'a self, external: &'a External) -> RecordFuture<'a>;
+}
+
+/// Records nothing: `tasks test`, which keeps no state.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoRecorder;
+
+impl ExternalRecorder for NoRecorder {
+    fn record<'a>(&'a self, _external: &'a External) -> RecordFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Why a try failed.
@@ -44,6 +96,9 @@ pub enum FailureKind {
     Error,
     /// The context's token fired: the engine cancelled the try (cancel or timeout).
     Cancelled,
+    /// airless is stopping and the remote job goes on: the try stays
+    /// `running` and is resumed after the restart. Not a failure.
+    Detached,
 }
 
 /// A failed try: an outcome to record, not a crash.
@@ -68,6 +123,13 @@ impl TaskError {
             message: message.into(),
         }
     }
+
+    pub fn detached(message: impl Into<String>) -> Self {
+        TaskError {
+            kind: FailureKind::Detached,
+            message: message.into(),
+        }
+    }
 }
 
 pub type TaskResult = Result<serde_json::Value, TaskError>;
@@ -80,6 +142,7 @@ pub async fn execute(kind: &KindSpec, ctx: &TaskContext) -> TaskResult {
         KindSpec::Http(spec) => http::run(spec, ctx).await,
         KindSpec::Emulate(spec) => emulate::run(spec, ctx).await,
         KindSpec::Ingest(spec) => ingest::run(spec, ctx).await,
+        KindSpec::Databricks(spec) => databricks::run(spec, ctx).await,
     }
 }
 

@@ -116,6 +116,8 @@ pub struct TaskInstanceRow {
     pub error: Option<String>,
     pub external_id: Option<String>,
     pub external_url: Option<String>,
+    /// The current try's log file.
+    pub log_path: Option<String>,
 }
 
 impl FromRow<'_, SqliteRow> for TaskInstanceRow {
@@ -140,6 +142,7 @@ impl FromRow<'_, SqliteRow> for TaskInstanceRow {
             error: row.try_get("error")?,
             external_id: row.try_get("external_id")?,
             external_url: row.try_get("external_url")?,
+            log_path: row.try_get("log_path")?,
         })
     }
 }

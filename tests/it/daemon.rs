@@ -28,6 +28,11 @@ fn free_port() -> u16 {
 
 impl Daemon {
     pub async fn start(dir: &Path) -> Daemon {
+        Self::start_with_env(dir, &[]).await
+    }
+
+    /// Starts it with extra environment variables (DATABRICKS_*, HOME, …).
+    pub async fn start_with_env(dir: &Path, env: &[(&str, &str)]) -> Daemon {
         let port = free_port();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -40,6 +45,7 @@ impl Daemon {
             .env("AIRLESS_BIND", format!("127.0.0.1:{port}"))
             .env("AIRLESS_SHUTDOWN_GRACE", "2s")
             .env("AIRLESS_API_TOKENS", TOKEN)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -102,7 +108,11 @@ impl Drop for Daemon {
     }
 }
 
-async fn wait_for(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) -> Duration {
+pub async fn wait_for(
+    what: &str,
+    timeout: Duration,
+    mut check: impl AsyncFnMut() -> bool,
+) -> Duration {
     let start = Instant::now();
     while !check().await {
         assert!(
@@ -130,7 +140,7 @@ tasks:
 
 const TICKER: &str = "dag_id: ticker\nschedule: \"@daily\"\nstart_date: 2024-01-01\ncatchup: false\ntasks:\n  - { task_id: t, kind: noop }\n";
 
-fn workspace() -> (tempfile::TempDir, PathBuf) {
+pub fn workspace() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let dags = dir.path().join("dags");
     std::fs::create_dir(&dags).unwrap();
@@ -395,7 +405,12 @@ async fn the_cli_triggers_and_follows_a_run_lists_runs_and_pauses_a_dag() {
             "--wait",
         ],
     );
-    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        code,
+        0,
+        "{out}\n{}",
+        std::fs::read_to_string(dir.path().join("daemon.log")).unwrap_or_default()
+    );
     assert!(out.contains("triggered hello / manual__"), "{out}");
     assert!(out.contains("  greet: success (try 1)"), "{out}");
     assert!(out.ends_with(": success\n"), "{out}");

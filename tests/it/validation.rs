@@ -93,11 +93,22 @@ broken_files! {
     ];
 
     a_task_without_a_kind_lists_the_kinds: "missing_kind.yaml" => [
-        "5:5: task `extract` has no `kind` — add `kind:` with one of noop, shell, http, emulate, ingest",
+        "5:5: task `extract` has no `kind` — add `kind:` with one of noop, shell, http, emulate, ingest, databricks",
     ];
 
     a_shell_task_without_a_command_asks_for_one: "shell_without_command.yaml" => [
         "5:5: task `extract`: missing field `command` — add `command:`",
+    ];
+
+    a_databricks_task_must_choose_a_job_or_a_notebook_and_its_parameters: "databricks_job_and_notebook.yaml" => [
+        "3:5: task `clean`: give either `job_id` or `notebook_path` — `job_id: 123` runs an existing job (run-now); `notebook_path` + `existing_cluster_id` submits a one-time notebook run",
+        "8:5: task `report`: a notebook run needs exactly one of `existing_cluster_id` or `new_cluster` — e.g. `existing_cluster_id: 1108-162752-8okw8dgg`",
+        "11:21: task `report`: `job_parameters` goes with `job_id` — pass a notebook run's parameters as `base_parameters`",
+        "12:20: task `report`: `poll_interval` must be at least 1s — e.g. `poll_interval: 30s`",
+    ];
+
+    a_databricks_notebook_without_a_cluster_asks_for_one: "databricks_without_cluster.yaml" => [
+        "3:5: task `clean`: a notebook run needs exactly one of `existing_cluster_id` or `new_cluster` — e.g. `existing_cluster_id: 1108-162752-8okw8dgg`",
     ];
 
     an_http_task_without_a_url_asks_for_one: "http_without_url.yaml" => [
