@@ -376,6 +376,25 @@ mod tests {
         );
     }
 
+    /// How many `runs/get` calls watching a run of `length` costs: one
+    /// right after the submit, then one per poll until it has ended.
+    fn gets_for(length: Duration) -> u32 {
+        let poll = DEFAULT_POLL;
+        let (mut at, mut gets) = (Duration::ZERO, 1);
+        while at < length {
+            let watched = chrono::Duration::from_std(at).unwrap();
+            at += poll_interval(poll, watched);
+            gets += 1;
+        }
+        gets
+    }
+
+    #[test]
+    fn polls_for_a_10_minute_and_a_2_hour_job() {
+        assert_eq!(gets_for(Duration::from_secs(600)), 21);
+        assert_eq!(gets_for(Duration::from_secs(7200)), 181);
+    }
+
     #[test]
     fn task_keys_keep_only_what_databricks_accepts() {
         assert_eq!(task_key("group.run notebook"), "group_run_notebook");
