@@ -6,6 +6,7 @@
 //!   timeouts, cancellation), recording every state change through [`store`]
 //! - [`executor`]: what one task does, one file per kind
 //! - [`store`]: SQLite through sqlx, the only module with SQL
+//! - [`port`]: Airflow DAG files and live MWAA environments → airless YAML
 //! - [`cli`]: the command line
 //!
 //! Glossary (Airflow's words): a *DagRun* is one run of a DAG for one
@@ -21,5 +22,6 @@ pub mod dag;
 pub mod engine;
 pub mod executor;
 pub mod model;
+pub mod port;
 pub mod scheduler;
 pub mod store;

@@ -2,6 +2,7 @@
 //! work in-process on the DAG folder and the state database.
 
 mod dags;
+pub mod port;
 mod remote;
 mod table;
 
@@ -62,6 +63,9 @@ pub enum Command {
     /// Work with single tasks.
     #[command(subcommand)]
     Tasks(TasksCommand),
+    /// Port Airflow DAG files or a live MWAA environment to airless YAML.
+    #[command(subcommand)]
+    Port(port::PortCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,5 +203,13 @@ pub async fn run(
             task_id,
             date,
         }) => dags::test_task(&config, env, &dag_id, &task_id, date.as_deref()).await,
+        Command::Port(command) => {
+            let code = port::run(command).await?;
+            Ok(if code == std::process::ExitCode::SUCCESS {
+                0
+            } else {
+                1
+            })
+        }
     }
 }

@@ -16,6 +16,8 @@ mod ingest;
 mod kafka_rest_client;
 mod kinesis_rest_client;
 mod lake_s3;
+mod port;
+mod port_mwaa;
 mod scheduler;
 mod support;
 mod validation;

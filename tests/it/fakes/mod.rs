@@ -3,4 +3,5 @@
 
 pub mod databricks;
 pub mod kafka_rest;
+pub mod mwaa;
 pub mod s3;
