@@ -97,7 +97,11 @@ impl Source {
                 Ok(demo::row(table, offset))
             }
             Source::MySql(pool) => {
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                // the text protocol, as pymysql: a prepared statement per
+                // offset would fill sqlx's cache, and each eviction's
+                // COM_STMT_CLOSE (no reply) then waits ~40 ms on Nagle's
+                // algorithm and the server's delayed ACK
+                let row = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                     .fetch_optional(pool)
                     .await
                     .map_err(query_error)?;
