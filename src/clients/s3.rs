@@ -324,7 +324,8 @@ fn hint(code: &str) -> Option<&'static str> {
 
 /// `outer: inner: root`, skipping a source whose text its parent already
 /// shows; the SDK's top-level messages alone ("dispatch failure") say little.
-fn error_chain(err: &(dyn StdError + 'static)) -> String {
+/// Shared by every aws-sdk client.
+pub(crate) fn error_chain(err: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = vec![err.to_string()];
     let mut source = err.source();
     while let Some(cause) = source {

@@ -20,6 +20,7 @@ use aws_sdk_mwaa::operation::get_environment::GetEnvironmentError;
 use aws_types::service_config::ServiceConfigKey;
 use tracing::{debug, info};
 
+use crate::clients::s3::error_chain;
 use crate::port::{LiveState, SourceFile};
 use interceptor::StripHostPrefix;
 use rest::{AirflowApi, Dialect};
@@ -355,19 +356,4 @@ where
         },
         None => error_chain(err),
     }
-}
-
-/// `outer: inner: root`, skipping a cause its parent already shows; the
-/// SDK's top-level texts ("dispatch failure", "service error") say little.
-fn error_chain(err: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if parts.last().is_none_or(|last| !last.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
 }
