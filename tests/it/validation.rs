@@ -411,3 +411,42 @@ fn dags_validate_accepts_every_dag_we_ship() {
     assert_eq!(code, Some(0), "{stdout}");
     assert_eq!(stdout, format!("{shipped} DAG(s) valid in dags\n"));
 }
+
+#[test]
+fn the_pinterest_pipeline_ships_paused_with_the_mwaa_dags_settings() {
+    let path = manifest_dir().join("dags/pinterest_batch.yaml");
+    let dag = load(&path, &read(&path)).unwrap();
+    assert!(
+        dag.is_paused_upon_creation,
+        "a fresh install must not fire it unconfigured"
+    );
+    let kinds: Vec<(&str, &str)> = dag
+        .tasks
+        .iter()
+        .map(|t| (t.task_id.as_str(), t.kind.name()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("emulate", "emulate"),
+            ("ingest", "ingest"),
+            ("clean", "databricks")
+        ]
+    );
+    let clean = &dag.tasks[2];
+    assert_eq!(clean.retry.retries, 5);
+    assert_eq!(clean.retry.retry_delay, std::time::Duration::from_secs(120));
+    let KindSpec::Databricks(spec) = &clean.kind else {
+        panic!("clean is not a databricks task")
+    };
+    assert!(
+        spec.notebook_path.as_deref().unwrap().contains(' '),
+        "a path with spaces"
+    );
+    assert!(
+        spec.existing_cluster_id
+            .as_deref()
+            .unwrap()
+            .contains("env.DATABRICKS_CLUSTER_ID")
+    );
+}
