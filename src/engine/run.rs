@@ -44,6 +44,8 @@ pub(super) struct Driver {
 /// shutdown and resumes after the restart).
 struct Finished {
     task: usize,
+    /// The try that ended (a resumed try keeps its number).
+    try_number: u32,
     state: TaskState,
     output: Option<serde_json::Value>,
     next_retry_at: Option<DateTime<Utc>>,
@@ -350,7 +352,7 @@ impl Driver {
         }
         if let Some(ti) = self.tis[done.task].as_mut() {
             ti.state = done.state;
-            ti.try_number += 1;
+            ti.try_number = done.try_number;
             ti.next_retry_at = done.next_retry_at;
         }
         if let Some(output) = done.output {
@@ -520,6 +522,7 @@ impl TryJob {
             tracing::info!("{}", log.mask(&err.message));
             return Ok(Finished {
                 task: self.task,
+                try_number,
                 state: TaskState::Running,
                 output: None,
                 next_retry_at: None,
@@ -568,6 +571,7 @@ impl TryJob {
         }
         Ok(Finished {
             task: self.task,
+            try_number,
             state,
             output,
             next_retry_at,

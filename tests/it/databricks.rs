@@ -391,3 +391,97 @@ async fn execution_timeout_cancels_the_databricks_run() {
     // polled every 30 s for the first hour, every minute in the second
     assert_eq!(runs[0].gets, 1 + 120 + 60 + 1, "runs/get calls in 2 h");
 }
+
+#[tokio::test]
+async fn a_resumed_try_whose_run_failed_is_retried_as_the_next_try() {
+    let fake = FakeDatabricks::start().await;
+    fake.script_next_run(RunScript::fails(
+        "Cluster terminated while the notebook ran",
+    ));
+    fake.script_next_run(RunScript::succeeds());
+    let (env, _home) = env_with(&[("DATABRICKS_TOKEN", TOKEN)]).await;
+    let dag = env.dag(&notebook_dag(
+        &fake.base_url,
+        "    retries: 1\n    retry_delay: 1m",
+    ));
+    // what a daemon killed while polling leaves behind: the run running, the
+    // try running with its Databricks run recorded
+    let id = env.create(&dag).await;
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/2.1/jobs/runs/submit", fake.base_url))
+        .bearer_auth(TOKEN)
+        .json(&json!({
+            "run_name": "before the crash",
+            "idempotency_token": "before-the-crash",
+            "tasks": [{"task_key": "clean", "existing_cluster_id": "1108-162752-8okw8dgg",
+                       "notebook_task": {"notebook_path": NOTEBOOK}}]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let databricks_run = reply["run_id"].as_i64().unwrap();
+    let clean = env.tis(id).await.get("clean").clone();
+    env.store
+        .set_run_state(id, RunState::Queued, RunState::Running, jan1())
+        .await
+        .unwrap();
+    env.store
+        .start_try(
+            clean.id,
+            TaskState::None,
+            1,
+            &env.path("attempt=1.log").display().to_string(),
+            jan1(),
+        )
+        .await
+        .unwrap();
+    env.store
+        .set_external(clean.id, 1, &databricks_run.to_string(), None)
+        .await
+        .unwrap();
+
+    let outcome = env
+        .engine
+        .drive(
+            dag.clone(),
+            id,
+            CancellationToken::new(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        airless::engine::DriveOutcome::Finished(RunState::Success)
+    );
+    let clean = env.tis(id).await.get("clean").clone();
+    let tries = env.store.task_tries(clean.id).await.unwrap();
+    let numbers: Vec<(u32, TaskState)> = tries.iter().map(|t| (t.try_number, t.state)).collect();
+    assert_eq!(
+        numbers,
+        [(1, TaskState::UpForRetry), (2, TaskState::Success)]
+    );
+    assert!(
+        tries[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("Cluster terminated"),
+        "{:?}",
+        tries[0].error
+    );
+    assert_eq!(clean.try_number, 2);
+    assert_eq!(
+        fake.runs().len(),
+        2,
+        "the resumed run, then the retry's own"
+    );
+    let log = std::fs::read_to_string(env.path("attempt=1.log")).unwrap();
+    assert!(
+        log.contains(&format!("re-attaching to Databricks run {databricks_run}")),
+        "{log}"
+    );
+}
