@@ -71,6 +71,20 @@ impl Setup {
         (runs[0].state, tis[0].clone(), tries.len())
     }
 
+    /// Triggers the DAG; returns its run id once Databricks saw `polls` runs/get.
+    async fn trigger_and_wait_for_polls(&self, daemon: &Daemon, polls: usize) -> String {
+        let run = daemon
+            .post("/api/v1/dags/nightly/dagRuns", json!({"conf": {}}))
+            .await;
+        wait_for(
+            "the run to be polled",
+            Duration::from_secs(30),
+            async || self.fake.calls(Route::GetRun) >= polls,
+        )
+        .await;
+        run["dag_run_id"].as_str().unwrap().to_string()
+    }
+
     async fn finish_after_restart(&self, run_id: &str) -> Daemon {
         let daemon = self.daemon().await;
         let gets = self.fake.calls(Route::GetRun);
@@ -97,16 +111,7 @@ impl Setup {
 async fn kill_9_while_polling_then_restart_polls_the_same_run_to_its_end() {
     let s = setup().await;
     let mut daemon = s.daemon().await;
-    let run = daemon
-        .post("/api/v1/dags/nightly/dagRuns", json!({"conf": {}}))
-        .await;
-    let run_id = run["dag_run_id"].as_str().unwrap().to_string();
-    wait_for(
-        "the run to be polled",
-        Duration::from_secs(30),
-        async || s.fake.calls(Route::GetRun) >= 3,
-    )
-    .await;
+    let run_id = s.trigger_and_wait_for_polls(&daemon, 3).await;
     daemon.kill_9();
 
     let (state, ti, _) = s.clean().await;
@@ -174,16 +179,7 @@ async fn kill_9_between_submit_and_recording_the_run_id_still_gives_one_run() {
 async fn sigterm_leaves_the_databricks_run_going_and_the_restart_re_attaches() {
     let s = setup().await;
     let mut daemon = s.daemon().await;
-    let run = daemon
-        .post("/api/v1/dags/nightly/dagRuns", json!({"conf": {}}))
-        .await;
-    let run_id = run["dag_run_id"].as_str().unwrap().to_string();
-    wait_for(
-        "the run to be polled",
-        Duration::from_secs(30),
-        async || s.fake.calls(Route::GetRun) >= 2,
-    )
-    .await;
+    let run_id = s.trigger_and_wait_for_polls(&daemon, 2).await;
     let started = std::time::Instant::now();
     assert_eq!(daemon.terminate().code(), Some(0));
     assert!(
