@@ -21,13 +21,12 @@ use airless::executor::emulate::sampler::PythonRandom;
 use airless::model::{RunId, RunState};
 use airless::store::{RunType, Store};
 
-#[path = "../tests/it/fakes/kafka_rest.rs"]
-mod kafka_rest;
-#[path = "../tests/it/fakes/s3.rs"]
-mod s3;
+#[path = "../tests/it/fakes/mod.rs"]
+#[allow(dead_code)]
+mod fakes;
 
-use kafka_rest::FakeKafkaRest;
-use s3::FakeS3;
+use fakes::kafka_rest::FakeKafkaRest;
+use fakes::s3::FakeS3;
 
 const EMULATE_TARGET_RATIO: f64 = 20.0;
 const INGEST_TARGET: f64 = 20_000.0;

@@ -177,11 +177,7 @@ impl FakeDatabricks {
     /// Binds `127.0.0.1:0` and serves in a tokio task. Accepts [`TOKEN`]
     /// and the client [`CLIENT_ID`] / [`CLIENT_SECRET`]; knows no jobs.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the fake databricks");
-        let addr = listener.local_addr().expect("local address of the fake");
-        let base_url = format!("http://{addr}");
+        let (listener, base_url) = super::listen("databricks").await;
         let state = Arc::new(Mutex::new(FakeState {
             base_url: base_url.clone(),
             valid_tokens: HashSet::from([TOKEN.to_owned()]),
@@ -202,10 +198,7 @@ impl FakeDatabricks {
             legacy_replies: false,
             stall_submits: false,
         }));
-        let app = router(state.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = super::serve(listener, router(state.clone()));
         Self {
             base_url,
             state,

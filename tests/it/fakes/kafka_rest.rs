@@ -88,11 +88,7 @@ impl Drop for FakeKafkaRest {
 impl FakeKafkaRest {
     /// Binds `127.0.0.1:0` and serves in a tokio task.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the fake kafka rest proxy");
-        let addr = listener.local_addr().expect("local address of the fake");
-        let base_url = format!("http://{addr}");
+        let (listener, base_url) = super::listen("kafka rest proxy").await;
         let state = Arc::new(Mutex::new(FakeState {
             base_url: base_url.clone(),
             topics: BTreeMap::new(),
@@ -107,10 +103,7 @@ impl FakeKafkaRest {
             next_sequence: 1,
             next_instance: 1,
         }));
-        let app = router(state.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = super::serve(listener, router(state.clone()));
         Self {
             base_url,
             state,

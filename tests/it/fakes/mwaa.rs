@@ -155,10 +155,7 @@ impl Drop for FakeMwaa {
 impl FakeMwaa {
     /// Binds `127.0.0.1:0` and serves in a tokio task.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the fake MWAA");
-        let addr = listener.local_addr().expect("local address of the fake");
+        let (listener, base_url) = super::listen("MWAA").await;
         let state = Arc::new(Mutex::new(FakeState {
             environments: BTreeMap::new(),
             dags: HashMap::new(),
@@ -169,12 +166,9 @@ impl FakeMwaa {
             rest_calls: Vec::new(),
             unsigned: 0,
         }));
-        let app = router(state.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = super::serve(listener, router(state.clone()));
         Self {
-            base_url: format!("http://{addr}"),
+            base_url,
             state,
             server,
         }
