@@ -78,11 +78,11 @@ pub fn convert(
                 Value::Unknown(why) => why.clone(),
                 other => format!("it is {}", other.describe()),
             };
-            notes.push(Note {
-                line: k.line,
-                what: "default_args".to_string(),
-                why: format!("{why}; not carried over"),
-            });
+            notes.push(Note::new(
+                k.line,
+                "default_args".to_string(),
+                format!("{why}; not carried over"),
+            ));
             None
         }
     };
@@ -155,19 +155,15 @@ pub fn convert(
     }
     for keyword in &inherited {
         if !used_inherited.contains(&keyword.name) && keyword.name != "trigger_rule" {
-            notes.push(Note {
-                line: keyword.line,
-                what: format!("default_args: `{}`", keyword.name),
-                why: "no ported task takes it; not carried over".to_string(),
-            });
+            notes.push(Note::new(
+                keyword.line,
+                format!("default_args: `{}`", keyword.name),
+                "no ported task takes it; not carried over".to_string(),
+            ));
         }
     }
     if tasks.is_empty() {
-        notes.push(Note {
-            line: dag.line,
-            what: format!("DAG `{dag_id}`"),
-            why: "has no tasks airless could find; a `noop` task `placeholder` was added because airless needs one".to_string(),
-        });
+        notes.push(Note::new(dag.line, format!("DAG `{dag_id}`"), "has no tasks airless could find; a `noop` task `placeholder` was added because airless needs one".to_string()));
         tasks.push(TaskOut {
             task_id: "placeholder".to_string(),
             comments: vec!["the Airflow DAG has no tasks the port could read".to_string()],
@@ -191,11 +187,7 @@ pub fn convert(
     let file_name = format!("{dag_id}.yaml");
     if let Err(errors) = crate::dag::load(Path::new(&file_name), &text) {
         for error in errors {
-            notes.push(Note {
-                line: dag.line,
-                what: format!("DAG `{dag_id}`"),
-                why: format!("the written YAML does not pass airless's validation (a bug in the port; please report it): {error}"),
-            });
+            notes.push(Note::new(dag.line, format!("DAG `{dag_id}`"), format!("the written YAML does not pass airless's validation (a bug in the port; please report it): {error}")));
         }
     }
     (dag_id, text, dag.line)
@@ -218,11 +210,11 @@ fn dag_id(dag: &DagDecl, path: &str, notes: &mut Vec<Note>) -> String {
                 Some((v, _)) => format!("it is {}", v.describe()),
                 None => "it has none".to_string(),
             };
-            notes.push(Note {
-                line: other.map_or(dag.line, |(_, l)| l),
-                what: "dag_id".to_string(),
-                why: format!("not known statically ({why}); the DAG is called `{fallback}`"),
-            });
+            notes.push(Note::new(
+                other.map_or(dag.line, |(_, l)| l),
+                "dag_id".to_string(),
+                format!("not known statically ({why}); the DAG is called `{fallback}`"),
+            ));
             fallback
         }
     }
@@ -242,11 +234,11 @@ fn dag_keys(
             Value::Unknown(why) => why.clone(),
             other => format!("it is {}", other.describe()),
         };
-        notes.push(Note {
-            line: k.line,
-            what: format!("`{}`", k.name),
-            why: format!("{why}; not carried over"),
-        });
+        notes.push(Note::new(
+            k.line,
+            format!("`{}`", k.name),
+            format!("{why}; not carried over"),
+        ));
     };
     if let Some(k) = args.get("description") {
         match &k.value {
@@ -296,11 +288,11 @@ fn dag_keys(
                     Value::Unknown(why) => why.clone(),
                     other => format!("it is {}", other.describe()),
                 };
-                notes.push(Note {
-                    line: *line,
-                    what: format!("DAG param `{name}`"),
-                    why: format!("{why}; not carried over"),
-                });
+                notes.push(Note::new(
+                    *line,
+                    format!("DAG param `{name}`"),
+                    format!("{why}; not carried over"),
+                ));
             }
         }
     }
@@ -322,11 +314,11 @@ fn dag_keys(
             };
             comments.push(format!("tags: {text}"));
         }
-        notes.push(Note {
-            line: k.line,
-            what: "`tags`".to_string(),
-            why: "airless has no tags; kept as a comment".to_string(),
-        });
+        notes.push(Note::new(
+            k.line,
+            "`tags`".to_string(),
+            "airless has no tags; kept as a comment".to_string(),
+        ));
     }
     for k in &args.keywords {
         if DAG_KEYS.contains(&k.name.as_str()) {
@@ -360,18 +352,14 @@ fn dag_keys(
             "auto_register" => "has no meaning in airless",
             _ => "airless has no such DAG key; not carried over",
         };
-        notes.push(Note {
-            line: k.line,
-            what: format!("`{}`", k.name),
-            why: why.to_string(),
-        });
+        notes.push(Note::new(k.line, format!("`{}`", k.name), why.to_string()));
     }
     for (value, line) in args.positional.iter().skip(1) {
-        notes.push(Note {
-            line: *line,
-            what: format!("positional argument {}", value.describe()),
-            why: "only dag_id is read positionally; not carried over".to_string(),
-        });
+        notes.push(Note::new(
+            *line,
+            format!("positional argument {}", value.describe()),
+            "only dag_id is read positionally; not carried over".to_string(),
+        ));
     }
 }
 
@@ -440,11 +428,11 @@ fn task_out(
                     Value::Unknown(why) => why.clone(),
                     other => format!("it is {}", other.describe()),
                 };
-                notes.push(Note {
-                    line: *line,
-                    what: format!("{owner}: default_args"),
-                    why: format!("{why}; not carried over"),
-                });
+                notes.push(Note::new(
+                    *line,
+                    format!("{owner}: default_args"),
+                    format!("{why}; not carried over"),
+                ));
             }
         }
     }
@@ -507,21 +495,21 @@ fn task_out(
             if !notes.iter().any(|n| {
                 n.line == task.line && n.what == format!("{owner}: template name `{name}`")
             }) {
-                notes.push(Note {
-                    line: task.line,
-                    what: format!("{owner}: template name `{name}`"),
-                    why: format!("{why}; the template is kept as written and fails when rendered"),
-                });
+                notes.push(Note::new(
+                    task.line,
+                    format!("{owner}: template name `{name}`"),
+                    format!("{why}; the template is kept as written and fails when rendered"),
+                ));
             }
         }
     }
     for (value, line) in &task.args.positional {
         if !kind.placeholder {
-            notes.push(Note {
-                line: *line,
-                what: format!("{owner}: positional argument {}", value.describe()),
-                why: "operators take keyword arguments; not carried over".to_string(),
-            });
+            notes.push(Note::new(
+                *line,
+                format!("{owner}: positional argument {}", value.describe()),
+                "operators take keyword arguments; not carried over".to_string(),
+            ));
         }
     }
     TaskOut {

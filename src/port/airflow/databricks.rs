@@ -88,11 +88,7 @@ fn operator_args(task: &TaskDecl, out: &mut KindOut, notes: &mut Vec<Note>) {
     if let Some(k) = task.args.get("databricks_conn_id")
         && k.value != Value::Str("databricks_default".to_string())
     {
-        notes.push(Note {
-            line: k.line,
-            what: format!("`{id}`: databricks_conn_id {}", k.value.describe()),
-            why: "airless has no Airflow connections; it reads DATABRICKS_HOST and DATABRICKS_TOKEN (or ~/.databrickscfg); set `profile:` or `host:`/`token:` on the task if this connection is another workspace".to_string(),
-        });
+        notes.push(Note::new(k.line, format!("`{id}`: databricks_conn_id {}", k.value.describe()), "airless has no Airflow connections; it reads DATABRICKS_HOST and DATABRICKS_TOKEN (or ~/.databrickscfg); set `profile:` or `host:`/`token:` on the task if this connection is another workspace".to_string()));
     }
     match task
         .args
@@ -133,11 +129,7 @@ fn operator_args(task: &TaskDecl, out: &mut KindOut, notes: &mut Vec<Note>) {
         "databricks_retry_args",
     ] {
         if let Some(k) = task.args.get(name) {
-            notes.push(Note {
-                line: k.line,
-                what: format!("`{id}`: `{name}`"),
-                why: "airless retries Databricks API calls itself (429 with Retry-After, 5xx with backoff); not carried over".to_string(),
-            });
+            notes.push(Note::new(k.line, format!("`{id}`: `{name}`"), "airless retries Databricks API calls itself (429 with Retry-After, 5xx with backoff); not carried over".to_string()));
         }
     }
 }
@@ -214,11 +206,7 @@ pub fn submit(task: &TaskDecl, file: &str, notes: &mut Vec<Note>) -> KindOut {
     let cluster = match (get("existing_cluster_id"), get("new_cluster")) {
         (Some((_, Value::Str(cluster), line)), _) => {
             if !looks_like_cluster_id(cluster) {
-                notes.push(Note {
-                    line: *line,
-                    what: format!("`{id}`: existing_cluster_id `{cluster}`"),
-                    why: "looks like a cluster name, not an id (like 1108-162752-8okw8dgg); Databricks wants the id: Compute → the cluster → More → View JSON → cluster_id. Kept as written".to_string(),
-                });
+                notes.push(Note::new(*line, format!("`{id}`: existing_cluster_id `{cluster}`"), "looks like a cluster name, not an id (like 1108-162752-8okw8dgg); Databricks wants the id: Compute → the cluster → More → View JSON → cluster_id. Kept as written".to_string()));
             }
             ("existing_cluster_id", Node::Str(cluster.clone()))
         }
@@ -264,18 +252,18 @@ pub fn submit(task: &TaskDecl, file: &str, notes: &mut Vec<Note>) -> KindOut {
                 "notebook_path" => {}
                 "base_parameters" => match string_map(value) {
                     Some(node) => out.key("base_parameters", node, None),
-                    None => notes.push(Note {
-                        line: nb_line,
-                        what: format!("`{id}`: notebook_task base_parameters"),
-                        why: format!("{}; not carried over", why_not(value)),
-                    }),
+                    None => notes.push(Note::new(
+                        nb_line,
+                        format!("`{id}`: notebook_task base_parameters"),
+                        format!("{}; not carried over", why_not(value)),
+                    )),
                 },
                 "source" if *value == Value::Str("WORKSPACE".to_string()) => {}
-                other => notes.push(Note {
-                    line: nb_line,
-                    what: format!("`{id}`: notebook_task `{other}`"),
-                    why: "airless runs workspace notebooks by path; not carried over".to_string(),
-                }),
+                other => notes.push(Note::new(
+                    nb_line,
+                    format!("`{id}`: notebook_task `{other}`"),
+                    "airless runs workspace notebooks by path; not carried over".to_string(),
+                )),
             }
         }
     }
@@ -284,11 +272,7 @@ pub fn submit(task: &TaskDecl, file: &str, notes: &mut Vec<Note>) -> KindOut {
             "notebook_task" | "existing_cluster_id" | "new_cluster" => {}
             "run_name" => match value {
                 Value::Str(name) => out.key("run_name", Node::Str(name.clone()), None),
-                other => notes.push(Note {
-                    line: *line,
-                    what: format!("`{id}`: `run_name`"),
-                    why: format!("{}; not carried over", why_not(other)),
-                }),
+                other => notes.push(Note::new(*line, format!("`{id}`: `run_name`"), format!("{}; not carried over", why_not(other)))),
             },
             "timeout_seconds" => match value {
                 Value::Int(n) if *n > 0 => out.key(
@@ -297,27 +281,11 @@ pub fn submit(task: &TaskDecl, file: &str, notes: &mut Vec<Note>) -> KindOut {
                     Some("from timeout_seconds: airless cancels the Databricks run when it passes".to_string()),
                 ),
                 Value::Int(0) => {}
-                other => notes.push(Note {
-                    line: *line,
-                    what: format!("`{id}`: `timeout_seconds`"),
-                    why: format!("{}; not carried over", why_not(other)),
-                }),
+                other => notes.push(Note::new(*line, format!("`{id}`: `timeout_seconds`"), format!("{}; not carried over", why_not(other)))),
             },
-            "idempotency_token" => notes.push(Note {
-                line: *line,
-                what: format!("`{id}`: `idempotency_token`"),
-                why: "airless derives its own token from (dag_id, run_id, task_id, try) so a retry never starts the job twice; not carried over".to_string(),
-            }),
-            "libraries" => notes.push(Note {
-                line: *line,
-                what: format!("`{id}`: `libraries`"),
-                why: "airless submits no libraries; install them on the cluster (or in new_cluster's init scripts) instead".to_string(),
-            }),
-            other => notes.push(Note {
-                line: *line,
-                what: format!("`{id}`: `{other}`"),
-                why: "no airless databricks key for it; not carried over".to_string(),
-            }),
+            "idempotency_token" => notes.push(Note::new(*line, format!("`{id}`: `idempotency_token`"), "airless derives its own token from (dag_id, run_id, task_id, try) so a retry never starts the job twice; not carried over".to_string())),
+            "libraries" => notes.push(Note::new(*line, format!("`{id}`: `libraries`"), "airless submits no libraries; install them on the cluster (or in new_cluster's init scripts) instead".to_string())),
+            other => notes.push(Note::new(*line, format!("`{id}`: `{other}`"), "no airless databricks key for it; not carried over".to_string())),
         }
     }
     operator_args(task, &mut out, notes);
@@ -374,22 +342,10 @@ pub fn run_now(task: &TaskDecl, file: &str, notes: &mut Vec<Note>) -> KindOut {
             "job_id" => {}
             "notebook_params" | "job_parameters" => match string_map(value) {
                 Some(node) => out.key(key, node, None),
-                None => notes.push(Note {
-                    line: *line,
-                    what: format!("`{id}`: `{key}`"),
-                    why: format!("{}; not carried over", why_not(value)),
-                }),
+                None => notes.push(Note::new(*line, format!("`{id}`: `{key}`"), format!("{}; not carried over", why_not(value)))),
             },
-            "idempotency_token" => notes.push(Note {
-                line: *line,
-                what: format!("`{id}`: `idempotency_token`"),
-                why: "airless derives its own token from (dag_id, run_id, task_id, try); not carried over".to_string(),
-            }),
-            other => notes.push(Note {
-                line: *line,
-                what: format!("`{id}`: `{other}`"),
-                why: "airless's databricks kind passes job_parameters and notebook_params only; not carried over".to_string(),
-            }),
+            "idempotency_token" => notes.push(Note::new(*line, format!("`{id}`: `idempotency_token`"), "airless derives its own token from (dag_id, run_id, task_id, try); not carried over".to_string())),
+            other => notes.push(Note::new(*line, format!("`{id}`: `{other}`"), "airless's databricks kind passes job_parameters and notebook_params only; not carried over".to_string())),
         }
     }
     operator_args(task, &mut out, notes);

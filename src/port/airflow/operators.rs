@@ -87,11 +87,11 @@ pub fn kind_of(task: &TaskDecl, file: &str, notes: &mut Vec<Note>) -> KindOut {
 /// A `noop` standing in for `task`, with a comment and a note.
 pub fn placeholder(task: &TaskDecl, file: &str, why: String, notes: &mut Vec<Note>) -> KindOut {
     let class = task.class_name();
-    notes.push(Note {
-        line: task.line,
-        what: format!("{class} `{}`", task.task_id),
-        why: format!("{why}; it became a `noop` placeholder so the graph stays intact"),
-    });
+    notes.push(Note::new(
+        task.line,
+        format!("{class} `{}`", task.task_id),
+        format!("{why}; it became a `noop` placeholder so the graph stays intact"),
+    ));
     let consumed = task
         .args
         .keywords
@@ -150,19 +150,19 @@ fn bash(task: &TaskDecl, file: &str, notes: &mut Vec<Note>) -> KindOut {
     if let Some(k) = task.args.get("skip_on_exit_code")
         && !matches!(k.value, Value::None)
     {
-        notes.push(Note {
-            line: k.line,
-            what: format!("BashOperator `{}`: `skip_on_exit_code`", task.task_id),
-            why: "airless has no skipped-by-exit-code; any non-zero exit fails the try".to_string(),
-        });
+        notes.push(Note::new(
+            k.line,
+            format!("BashOperator `{}`: `skip_on_exit_code`", task.task_id),
+            "airless has no skipped-by-exit-code; any non-zero exit fails the try".to_string(),
+        ));
     }
     for name in ["output_encoding", "output_processor"] {
         if let Some(k) = task.args.get(name) {
-            notes.push(Note {
-                line: k.line,
-                what: format!("BashOperator `{}`: `{name}`", task.task_id),
-                why: "not carried over (airless reads output as UTF-8)".to_string(),
-            });
+            notes.push(Note::new(
+                k.line,
+                format!("BashOperator `{}`: `{name}`", task.task_id),
+                "not carried over (airless reads output as UTF-8)".to_string(),
+            ));
         }
     }
     out
@@ -190,11 +190,7 @@ fn shell_env(task: &TaskDecl, out: &mut KindOut, notes: &mut Vec<Note>) {
                     Some(Value::Bool(true))
                 );
                 if !appends {
-                    notes.push(Note {
-                        line: k.line,
-                        what: format!("`{}`: `env`", task.task_id),
-                        why: "Airflow replaces the whole environment with it (append_env=False); airless adds it to the daemon's environment".to_string(),
-                    });
+                    notes.push(Note::new(k.line, format!("`{}`: `env`", task.task_id), "Airflow replaces the whole environment with it (append_env=False); airless adds it to the daemon's environment".to_string()));
                 }
                 out.key("env", Node::Map(map), None);
             }
@@ -204,11 +200,11 @@ fn shell_env(task: &TaskDecl, out: &mut KindOut, notes: &mut Vec<Note>) {
                     Value::Unknown(why) => why.clone(),
                     other => format!("it is {}", other.describe()),
                 };
-                notes.push(Note {
-                    line: k.line,
-                    what: format!("`{}`: `env`", task.task_id),
-                    why: format!("{why}; not carried over"),
-                });
+                notes.push(Note::new(
+                    k.line,
+                    format!("`{}`: `env`", task.task_id),
+                    format!("{why}; not carried over"),
+                ));
             }
         }
     }
@@ -221,11 +217,11 @@ fn shell_env(task: &TaskDecl, out: &mut KindOut, notes: &mut Vec<Note>) {
                     Value::Unknown(why) => why.clone(),
                     other => format!("it is {}", other.describe()),
                 };
-                notes.push(Note {
-                    line: k.line,
-                    what: format!("`{}`: `cwd`", task.task_id),
-                    why: format!("{why}; not carried over"),
-                });
+                notes.push(Note::new(
+                    k.line,
+                    format!("`{}`: `cwd`", task.task_id),
+                    format!("{why}; not carried over"),
+                ));
             }
         }
     }

@@ -22,6 +22,16 @@ pub struct Note {
     pub why: String,
 }
 
+impl Note {
+    pub fn new(line: u32, what: impl Into<String>, why: impl Into<String>) -> Note {
+        Note {
+            line,
+            what: what.into(),
+            why: why.into(),
+        }
+    }
+}
+
 /// Line numbers from byte offsets.
 pub struct LineIndex {
     starts: Vec<usize>,

@@ -306,11 +306,11 @@ pub fn timing(
     if let (Some(s), Some(e)) = (timing.start, timing.end)
         && e < s
     {
-        notes.push(Note {
-            line: dag.line,
-            what: "end_date".to_string(),
-            why: "before start_date; not carried over".to_string(),
-        });
+        notes.push(Note::new(
+            dag.line,
+            "end_date".to_string(),
+            "before start_date; not carried over".to_string(),
+        ));
         timing.end = None;
     }
     let _ = &mut start;
