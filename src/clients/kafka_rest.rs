@@ -172,19 +172,10 @@ impl KafkaRestClient {
     /// `base_url` is the proxy root (`http://host:8082`) or the API Gateway
     /// stage URL that forwards `/topics/...` and `/consumers/...`.
     pub fn new(base_url: &str, http: reqwest::Client) -> Result<Self, KafkaRestError> {
-        let invalid = |reason: String| KafkaRestError::InvalidBaseUrl {
+        let url = super::base_url(base_url).map_err(|reason| KafkaRestError::InvalidBaseUrl {
             url: base_url.to_owned(),
             reason,
-        };
-        let mut url = Url::parse(base_url).map_err(|e| invalid(e.to_string()))?;
-        if url.cannot_be_a_base() {
-            return Err(invalid("it cannot be a base".to_owned()));
-        }
-        // Segments are pushed onto the path later; an empty last segment
-        // (trailing slash) would leave `//` in every URL.
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty();
-        }
+        })?;
         Ok(Self {
             base_url: url,
             http,

@@ -93,17 +93,10 @@ pub struct KinesisRestClient {
 
 impl KinesisRestClient {
     pub fn new(base_url: &str, http: reqwest::Client) -> Result<Self, KinesisRestError> {
-        let invalid = |reason: String| KinesisRestError::InvalidBaseUrl {
+        let url = super::base_url(base_url).map_err(|reason| KinesisRestError::InvalidBaseUrl {
             url: base_url.to_owned(),
             reason,
-        };
-        let mut url = Url::parse(base_url).map_err(|e| invalid(e.to_string()))?;
-        if url.cannot_be_a_base() {
-            return Err(invalid("it cannot be a base".to_owned()));
-        }
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty();
-        }
+        })?;
         Ok(Self {
             base_url: url,
             http,
