@@ -112,23 +112,17 @@ impl Model {
 
     /// Tasks of `group` with no upstream inside it (where `x >> group` lands).
     pub fn group_roots(&self, group: usize) -> Vec<usize> {
-        let members: Vec<usize> = (0..self.tasks.len())
-            .filter(|&t| self.in_group(t, group))
-            .collect();
-        members
-            .iter()
-            .copied()
-            .filter(|&t| {
-                !self
-                    .edges
-                    .iter()
-                    .any(|&(up, down)| down == t && members.contains(&up))
-            })
-            .collect()
+        self.group_ends(group, |(up, down)| (down, up))
     }
 
     /// Tasks of `group` with no downstream inside it (where `group >> x` starts).
     pub fn group_leaves(&self, group: usize) -> Vec<usize> {
+        self.group_ends(group, |edge| edge)
+    }
+
+    /// Members of `group` that are the first of no edge inside the group,
+    /// with each edge seen through `orient` as (this side, other side).
+    fn group_ends(&self, group: usize, orient: fn((usize, usize)) -> (usize, usize)) -> Vec<usize> {
         let members: Vec<usize> = (0..self.tasks.len())
             .filter(|&t| self.in_group(t, group))
             .collect();
@@ -136,10 +130,10 @@ impl Model {
             .iter()
             .copied()
             .filter(|&t| {
-                !self
-                    .edges
-                    .iter()
-                    .any(|&(up, down)| up == t && members.contains(&down))
+                !self.edges.iter().any(|&edge| {
+                    let (this, other) = orient(edge);
+                    this == t && members.contains(&other)
+                })
             })
             .collect()
     }
