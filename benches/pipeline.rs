@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use airless::engine::{DriveOutcome, Engine, EngineSettings, RunRequest, SystemClock};
-use airless::executor::emulate::demo::{self, DEMO_ROWS, Table};
-use airless::executor::emulate::sampler::PythonRandom;
+use airless::kinds::emulate::demo::{self, DEMO_ROWS, Table};
+use airless::kinds::emulate::sampler::PythonRandom;
 use airless::model::{RunId, RunState};
 use airless::store::{RunType, Store};
 

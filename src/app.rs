@@ -1,144 +1,174 @@
-//! The composition root of `airless serve`: builds the store, the DAG
-//! registry, the engine, the scheduler and the HTTP server; owns the root
-//! cancellation token and the shutdown order.
+//! The composition root of `airless serve`: [`build`] opens the state
+//! database through the command door (refusing when another `serve` holds
+//! it), loads the DAG folder and wires the engine, the scheduler and the HTTP
+//! API; [`App::run`] serves on a listener it is handed until `shutdown`
+//! completes, then stops in order. Nothing imports this module but `main`
+//! (through `cli`) and the test harness.
 
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 
+use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::dag::DagBag;
-pub use crate::dag::DagRegistry;
-use crate::engine::Engine;
-pub use crate::engine::Launcher;
-use crate::store::Store;
+use crate::api::AppState;
+use crate::config::Config;
+use crate::dag::{DagBag, DagRegistry};
+use crate::engine::{Control, Engine, EngineSettings, Launcher};
+use crate::model::{Clock, OwnerKind, SystemClock};
 
-/// What the HTTP API works with.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub dags: DagRegistry,
-    pub launcher: Launcher,
-    /// Accepted bearer tokens (also Basic passwords); empty = no auth, which
-    /// `serve` allows on loopback only.
-    pub api_tokens: Arc<Vec<secrecy::SecretString>>,
-    pub started_at: chrono::DateTime<chrono::Utc>,
+/// A daemon ready to serve: state opened, DAGs loaded, nothing running yet.
+pub struct App {
+    config: Config,
+    control: Control,
+    registry: DagRegistry,
+    launcher: Launcher,
+    root: CancellationToken,
 }
 
-/// Runs `airless serve` until SIGTERM or SIGINT: recovery first, then the
-/// scheduler, the DAG-folder watcher and the HTTP API. On a signal: stop
-/// taking work, let running tries finish within `shutdown_grace`, exit.
-pub async fn serve(
-    config: crate::config::Config,
-    env: std::collections::BTreeMap<String, String>,
-) -> anyhow::Result<()> {
-    use anyhow::Context;
-
+/// Opens the state database (as the one scheduler on it), loads the DAG
+/// folder (a broken file keeps its last good version) and wires the engine.
+pub async fn build(config: Config, env: BTreeMap<String, String>) -> anyhow::Result<App> {
     if !config.bind.ip().is_loopback() && config.api_tokens.is_empty() {
         anyhow::bail!(
             "refusing to listen on {} without an API token: set `api_tokens` in airless.toml or AIRLESS_API_TOKENS, or bind to 127.0.0.1",
             config.bind
         );
     }
-    let store = Store::open_for_daemon(&config.database).await?;
-    let clock: Arc<dyn crate::engine::Clock> = Arc::new(crate::engine::SystemClock);
-    let bag = DagBag::load(&config.dags_folder).with_context(|| {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let control = Control::open(
+        &config.database,
+        OwnerKind::Serve,
+        clock.clone(),
+        config.lease_timeout,
+    )
+    .await?;
+    let mut bag = DagBag::load(&config.dags_folder).with_context(|| {
         format!(
             "cannot read the DAG folder {}",
             config.dags_folder.display()
         )
     })?;
-    register_dags(&store, &bag, clock.now()).await?;
+    control.register_dags(&bag).await?;
+    control.restore_last_good(&mut bag).await?;
     tracing::info!(dags = bag.dags.len(), import_errors = bag.import_errors.len(), folder = %config.dags_folder.display(), "DAGs loaded");
     for error in bag.errors() {
         tracing::warn!("import error: {error}");
     }
     let registry = DagRegistry::new(bag);
-
     let root = CancellationToken::new();
     let engine = Engine::new(
-        store.clone(),
-        clock.clone(),
-        crate::engine::EngineSettings {
+        control.clone(),
+        EngineSettings {
             parallelism: config.parallelism,
             logs_dir: config.logs_folder.clone(),
             env,
         },
     );
     let launcher = Launcher::new(engine, root.child_token());
-
-    // restart safety: runs left running resume before anything new is scheduled
-    let resumed = crate::engine::recovery::resume_runs(&store, &registry, &launcher).await?;
-    if resumed > 0 {
-        tracing::info!(
-            runs = resumed,
-            "resuming runs left unfinished by the last stop"
-        );
-    }
-
-    let scheduler =
-        crate::scheduler::Scheduler::new(registry.clone(), launcher.clone(), clock.clone());
-    let scheduler_task = tokio::spawn(scheduler.run(root.child_token()));
-    let checkpoints = tokio::spawn(checkpoint_wal(store.clone(), root.child_token()));
-    let watcher_task = tokio::spawn(watch_dag_folder(
-        config.dags_folder.clone(),
-        registry.clone(),
-        launcher.clone(),
-        root.child_token(),
-    ));
-
-    let state = AppState {
-        dags: registry,
-        launcher: launcher.clone(),
-        api_tokens: Arc::new(config.api_tokens.clone()),
-        started_at: clock.now(),
-    };
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.bind))?;
-    tracing::info!(address = %config.bind, "serving the API");
-    let server_stop = root.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, crate::api::router(state))
-            .with_graceful_shutdown(async move { server_stop.cancelled().await })
-            .await
-    });
-
-    shutdown_signal().await;
-    tracing::info!(grace = ?config.shutdown_grace, "shutting down: no new work; running tries may finish");
-    root.cancel();
-    let _ = scheduler_task.await;
-    let _ = watcher_task.await;
-    let _ = checkpoints.await;
-    if launcher.shutdown(config.shutdown_grace).await {
-        tracing::info!("all running tries finished");
-    } else {
-        tracing::warn!("shutdown grace ran out: unfinished tries are retried after the restart");
-    }
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::warn!("the API server stopped with an error: {err}"),
-        Err(err) => tracing::warn!("the API server task failed: {err}"),
-    }
-    Ok(())
+    Ok(App {
+        config,
+        control,
+        registry,
+        launcher,
+        root,
+    })
 }
 
-/// Records every loaded DAG (new ones start paused if their file says so).
-pub async fn register_dags(
-    store: &Store,
-    bag: &DagBag,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), crate::store::StoreError> {
-    let dags: Vec<_> = bag
-        .dags
-        .values()
-        .map(|dag| {
-            (
-                &dag.dag_id,
-                dag.fileloc.display().to_string(),
-                dag.is_paused_upon_creation,
-            )
-        })
-        .collect();
-    store.register_dags(&dags, now).await
+impl App {
+    /// The door this daemon changes state through (tests subscribe to it).
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
+    /// Runs until `shutdown` completes: adoption of runs left unfinished
+    /// first, then the scheduler, the lease keeper, the DAG-folder watcher
+    /// and the HTTP API on `listener`. Then: stop taking work, let running
+    /// tries finish within `shutdown_grace`, give up every lease.
+    pub async fn run(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let App {
+            config,
+            control,
+            registry,
+            launcher,
+            root,
+        } = self;
+        // restart safety: runs left running resume before anything new is scheduled
+        let adopted = crate::engine::recovery::adopt_runs(&control, &registry, &launcher).await?;
+        if adopted > 0 {
+            tracing::info!(runs = adopted, "resuming runs left unfinished");
+        }
+        let scheduler =
+            crate::scheduler::Scheduler::new(registry.clone(), launcher.clone(), control.clock().clone());
+        let scheduler_task = tokio::spawn(scheduler.run(root.child_token()));
+        let leases = tokio::spawn(launcher.clone().keep_leases(root.child_token()));
+        let checkpoints = tokio::spawn(checkpoint_wal(control.clone(), root.child_token()));
+        let watcher_task = tokio::spawn(crate::scheduler::watch::watch_dag_folder(
+            config.dags_folder.clone(),
+            registry.clone(),
+            launcher.clone(),
+            root.child_token(),
+        ));
+        let state = AppState {
+            dags: registry,
+            launcher: launcher.clone(),
+            api_tokens: Arc::new(config.api_tokens.clone()),
+            started_at: control.now(),
+        };
+        let address = listener.local_addr().ok();
+        tracing::info!(address = ?address, "serving the API");
+        let server_stop = root.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, crate::api::router(state))
+                .with_graceful_shutdown(async move { server_stop.cancelled().await })
+                .await
+        });
+
+        shutdown.await;
+        tracing::info!(grace = ?config.shutdown_grace, "shutting down: no new work; running tries may finish");
+        root.cancel();
+        let _ = scheduler_task.await;
+        let _ = watcher_task.await;
+        let _ = checkpoints.await;
+        let _ = leases.await;
+        if launcher.shutdown(config.shutdown_grace).await {
+            tracing::info!("all running tries finished");
+        } else {
+            tracing::warn!("shutdown grace ran out: unfinished tries are retried after the restart");
+        }
+        if let Err(err) = control.stop().await {
+            tracing::warn!("cannot record the stop: {err}");
+        }
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!("the API server stopped with an error: {err}"),
+            Err(err) => tracing::warn!("the API server task failed: {err}"),
+        }
+        Ok(())
+    }
+}
+
+/// `airless serve`: builds the app, binds `bind`, runs until SIGTERM or SIGINT.
+pub async fn serve(config: Config, env: BTreeMap<String, String>) -> anyhow::Result<()> {
+    let bind = config.bind;
+    let app = build(config, env).await?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"));
+    let listener = match listener {
+        Ok(listener) => listener,
+        Err(err) => {
+            // nothing ran: give the scheduler's lock back at once
+            let _ = app.control.stop().await;
+            return Err(err);
+        }
+    };
+    app.run(listener, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {
@@ -164,77 +194,14 @@ async fn shutdown_signal() {
 }
 
 /// Checkpoints the WAL every second off the hot path, and once more at stop.
-async fn checkpoint_wal(store: Store, stop: CancellationToken) {
+async fn checkpoint_wal(control: Control, stop: CancellationToken) {
     loop {
         tokio::select! {
             () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
             () = stop.cancelled() => break,
         }
-        if let Err(err) = store.checkpoint().await {
+        if let Err(err) = control.checkpoint().await {
             tracing::warn!("WAL checkpoint failed: {err}");
         }
     }
-}
-
-/// How often the DAG folder is checked for added, changed and deleted files.
-pub const RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Reloads the DAG folder whenever a file's name, size or modification time
-/// changes; a broken edit keeps the DAG's last good version scheduled.
-pub async fn watch_dag_folder(
-    folder: std::path::PathBuf,
-    registry: DagRegistry,
-    launcher: Launcher,
-    stop: CancellationToken,
-) {
-    let mut seen = fingerprint(&folder);
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(RELOAD_INTERVAL) => {}
-            () = stop.cancelled() => return,
-        }
-        let now = fingerprint(&folder);
-        if now == seen {
-            continue;
-        }
-        seen = now;
-        match DagBag::load(&folder) {
-            Ok(bag) => {
-                if let Err(err) =
-                    register_dags(launcher.store(), &bag, launcher.engine().now()).await
-                {
-                    tracing::error!("cannot record the reloaded DAGs: {err}");
-                    continue;
-                }
-                for error in bag.errors() {
-                    tracing::warn!("import error: {error}");
-                }
-                tracing::info!(
-                    dags = bag.dags.len(),
-                    import_errors = bag.import_errors.len(),
-                    "DAG folder reloaded"
-                );
-                registry.replace(bag);
-                launcher.reschedule();
-            }
-            Err(err) => {
-                tracing::error!(folder = %folder.display(), "cannot read the DAG folder: {err}")
-            }
-        }
-    }
-}
-
-fn fingerprint(
-    folder: &std::path::Path,
-) -> Vec<(std::path::PathBuf, u64, Option<std::time::SystemTime>)> {
-    crate::dag::bag::dag_files(folder)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|path| {
-            let meta = std::fs::metadata(&path).ok();
-            let size = meta.as_ref().map(|m| m.len()).unwrap_or(0);
-            let modified = meta.and_then(|m| m.modified().ok());
-            (path, size, modified)
-        })
-        .collect()
 }

@@ -21,6 +21,10 @@ pub struct Config {
     pub api_tokens: Vec<SecretString>,
     pub parallelism: usize,
     pub shutdown_grace: Duration,
+    /// How long a silent owner's run leases last before another process
+    /// may adopt its runs (an owner on this host and boot whose pid is gone
+    /// loses them at once).
+    pub lease_timeout: Duration,
     pub log_format: LogFormat,
 }
 
@@ -56,6 +60,7 @@ struct ConfigFile {
     api_tokens: Option<Vec<String>>,
     parallelism: Option<usize>,
     shutdown_grace: Option<String>,
+    lease_timeout: Option<String>,
     log_format: Option<LogFormat>,
 }
 
@@ -110,14 +115,24 @@ impl Config {
             })?,
             None => file.parallelism.unwrap_or(32),
         };
-        let grace_text = var("SHUTDOWN_GRACE")
-            .or(file.shutdown_grace)
-            .unwrap_or_else(|| "30s".to_string());
-        let shutdown_grace =
-            crate::dag::duration::parse(&grace_text).map_err(|err| ConfigError::Invalid {
-                key: "shutdown_grace".into(),
+        let duration = |key: &str, text: String| {
+            crate::dag::duration::parse(&text).map_err(|err| ConfigError::Invalid {
+                key: key.into(),
                 message: format!("{err}; {}", err.hint()),
-            })?;
+            })
+        };
+        let shutdown_grace = duration(
+            "shutdown_grace",
+            var("SHUTDOWN_GRACE")
+                .or(file.shutdown_grace)
+                .unwrap_or_else(|| "30s".to_string()),
+        )?;
+        let lease_timeout = duration(
+            "lease_timeout",
+            var("LEASE_TIMEOUT")
+                .or(file.lease_timeout)
+                .unwrap_or_else(|| "15s".to_string()),
+        )?;
         let log_format = match var("LOG_FORMAT").as_deref() {
             Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -146,6 +161,7 @@ impl Config {
             api_tokens: tokens.into_iter().map(SecretString::from).collect(),
             parallelism: parallelism.max(1),
             shutdown_grace,
+            lease_timeout,
             log_format,
         })
     }

@@ -1,17 +1,36 @@
 //! airless: one binary that replaces Apache Airflow / AWS MWAA.
 //!
-//! The data flows top to bottom:
-//! - [`dag`]: YAML files → validated, immutable `Dag`s (spec, validation, graph, timetable)
-//! - [`engine`]: drives a `DagRun` to completion (ready set, concurrency, retries,
-//!   timeouts, cancellation), recording every state change through [`store`]
-//! - [`executor`]: what one task does, one file per kind
-//! - [`store`]: SQLite through sqlx, the only module with SQL
+//! The modules, top to bottom (imports point down only):
+//! - [`cli`]: the command line; remote commands talk to the daemon over HTTP
+//! - [`app`]: the composition root of `serve`: `build(config) -> App`,
+//!   `App::run(listener, shutdown)`
+//! - [`api`]: the Airflow-compatible HTTP API (`/api/v1`, `/health`,
+//!   `/metrics`): parse → command door or reads → DTO; errors mapped once
+//! - [`scheduler`]: *when* a run starts (timetables, catchup, queued runs,
+//!   adoption) and the DAG-folder watcher
+//! - [`engine`]: *how* a run proceeds: `control` is the one door that changes
+//!   state and publishes events; the run driver, leases, trigger rules,
+//!   templates, recovery
+//! - [`kinds`]: *what* a task does, one file per kind (noop, shell, http,
+//!   emulate, ingest, databricks): Airflow's operators
+//! - [`clients`]: typed wrappers over external APIs (Databricks, Kafka REST,
+//!   Kinesis, S3, MWAA); import nothing above them but `model`
+//! - [`store`]: read and write traits over the records; `sqlite` is the only
+//!   module with SQL, and only the command door gets the write side
+//! - [`dag`]: YAML files → validated, immutable `Dag`s (spec, validation,
+//!   graph, timetable, bag, registry)
 //! - [`port`]: Airflow DAG files and live MWAA environments → airless YAML
-//! - [`cli`]: the command line
+//! - [`config`]: typed settings from `airless.toml` and `AIRLESS_*`
+//! - [`model`]: plain records and rules shared by every layer: ids, states
+//!   and their transitions, DagRun, TaskInstance, DagVersion, Owner, events,
+//!   the clock. No I/O.
 //!
 //! Glossary (Airflow's words): a *DagRun* is one run of a DAG for one
 //! `logical_date`; a *TaskInstance* is one task in one DagRun; each attempt
-//! at it is a *try*, numbered by `try_number` from 1.
+//! at it is a *try*, numbered by `try_number` from 1. An *owner* is a process
+//! that drives runs (`serve`, `dags test`); it holds a *lease* on each run it
+//! drives. A *DagVersion* is one loaded text of a DAG file; a run finishes on
+//! the version it started on.
 
 pub mod api;
 pub mod app;
@@ -20,7 +39,7 @@ pub mod clients;
 pub mod config;
 pub mod dag;
 pub mod engine;
-pub mod executor;
+pub mod kinds;
 pub mod model;
 pub mod port;
 pub mod scheduler;

@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use crate::app::AppState;
+use super::AppState;
 
 /// Lets a request through when auth is off (no tokens configured) or it
 /// carries one of the tokens.

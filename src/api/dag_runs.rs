@@ -11,12 +11,12 @@ use serde::Deserialize;
 use super::dto::{DagRunCollection, DagRunJson, iso};
 use super::error::ApiError;
 use super::extract::{Body, Params, Segments, parse_time};
-use crate::app::AppState;
+use super::AppState;
 use crate::dag::DataInterval;
 use crate::engine::RunRequest;
-use crate::model::{DagId, RunId, RunState, TaskState};
-use crate::store::api_queries::{DagRunOrder, DagRunQuery};
-use crate::store::{DagRunRow, RunType};
+use crate::model::{DagId, RunId, RunState};
+use crate::store::{DagRunOrder, DagRunQuery};
+use crate::model::{DagRun, RunType};
 
 /// How long `PATCH … {"state": "failed"}` waits for a cancelled run to end.
 const CANCEL_WAIT: Duration = Duration::from_secs(5);
@@ -55,9 +55,7 @@ pub async fn list(
         }));
     }
     let dag_id = (dag_id != "~").then(|| DagId::new(dag_id));
-    let (runs, total_entries) = state
-        .launcher
-        .store()
+    let (runs, total_entries) = state.reader()
         .dag_run_page(&DagRunQuery {
             dag_id: dag_id.as_ref(),
             states: &states,
@@ -82,10 +80,8 @@ pub async fn get(
     Ok(Json(DagRunJson::from(&run)))
 }
 
-async fn find_run(state: &AppState, dag_id: &str, run_id: &str) -> Result<DagRunRow, ApiError> {
-    state
-        .launcher
-        .store()
+async fn find_run(state: &AppState, dag_id: &str, run_id: &str) -> Result<DagRun, ApiError> {
+    state.reader()
         .find_dag_run(&DagId::new(dag_id), &RunId::new(run_id))
         .await?
         .ok_or_else(|| {
@@ -177,7 +173,7 @@ pub async fn trigger(
     } else {
         RunType::Manual
     };
-    let store = state.launcher.store();
+    let store = state.reader();
     if store.find_dag_run(&dag.dag_id, &run_id).await?.is_some() {
         return Err(ApiError::conflict(format!(
             "DAGRun with DAG ID: '{dag_id}' and DAGRun ID: '{run_id}' already exists"
@@ -246,9 +242,7 @@ pub async fn set_state(
     Segments((dag_id, run_id)): Segments<(String, String)>,
     Body(body): Body<StateBody>,
 ) -> Result<Json<DagRunJson>, ApiError> {
-    let run = state
-        .launcher
-        .store()
+    let run = state.reader()
         .find_dag_run(&DagId::new(&dag_id), &RunId::new(&run_id))
         .await?
         .ok_or_else(|| {
@@ -273,17 +267,9 @@ pub async fn set_state(
         match target {
             RunState::Failed => fail_run(&state, run).await?,
             RunState::Queued if run.state.is_finished() => {
-                let store = state.launcher.store();
-                store
-                    .set_run_state(
-                        run.id,
-                        run.state,
-                        RunState::Queued,
-                        state.launcher.engine().now(),
-                    )
-                    .await?;
+                state.control().requeue_run(&run).await?;
                 state.launcher.wake().notify_one();
-                store.dag_run(run.id).await?
+                state.reader().dag_run(run.id).await?
             }
             _ => {
                 return Err(ApiError::bad_request(format!(
@@ -296,8 +282,8 @@ pub async fn set_state(
     Ok(Json(DagRunJson::from(&run)))
 }
 
-async fn fail_run(state: &AppState, run: DagRunRow) -> Result<DagRunRow, ApiError> {
-    let store = state.launcher.store();
+async fn fail_run(state: &AppState, run: DagRun) -> Result<DagRun, ApiError> {
+    let store = state.reader();
     if state.launcher.cancel(run.id) {
         tracing::info!(dag_id = %run.dag_id, run_id = %run.run_id, "dag run cancelled over the API");
         let deadline = tokio::time::Instant::now() + CANCEL_WAIT;
@@ -309,19 +295,8 @@ async fn fail_run(state: &AppState, run: DagRunRow) -> Result<DagRunRow, ApiErro
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    // not driven: nothing runs, so the run fails here and now; its waiting
-    // tasks are skipped, as Airflow's set_dag_run_state_to_failed does
-    let now = state.launcher.engine().now();
-    store
-        .set_run_state(run.id, run.state, RunState::Failed, now)
-        .await?;
-    for ti in store.task_instances(run.id).await? {
-        if ti.state == TaskState::None {
-            // a conflict means another writer moved it on; leave it be
-            let _ = store
-                .set_task_state(ti.id, TaskState::None, TaskState::Skipped, now)
-                .await;
-        }
-    }
-    Ok(store.dag_run(run.id).await?)
+    // not driven here: the door fails it, skips what has not run, and kills
+    // the tries of an owner that is gone; a live owner elsewhere (`dags
+    // test`) sees the failed run at its next heartbeat and stops its tries
+    Ok(state.control().fail_undriven_run(&run).await?)
 }

@@ -9,10 +9,10 @@ use serde::Deserialize;
 use super::dto::{DagCollection, DagJson, ImportErrorCollection, ImportErrorJson, Iso};
 use super::error::ApiError;
 use super::extract::{Body, Params, Segments};
-use crate::app::AppState;
+use super::AppState;
 use crate::dag::{Dag, DagBag};
 use crate::model::DagId;
-use crate::store::DagRow;
+use crate::model::DagRecord;
 
 /// `GET /api/v1/dags`: the loaded DAGs (and, with `only_active=false`, DAGs
 /// the database still remembers), ordered by `dag_id`.
@@ -33,9 +33,7 @@ pub async fn list(
     }
 
     let bag = state.dags.snapshot();
-    let mut rows: BTreeMap<DagId, DagRow> = state
-        .launcher
-        .store()
+    let mut rows: BTreeMap<DagId, DagRecord> = state.reader()
         .dags()
         .await?
         .into_iter()
@@ -87,7 +85,7 @@ pub async fn get(
 ) -> Result<Json<DagJson>, ApiError> {
     let dag_id = DagId::new(dag_id);
     let bag = state.dags.snapshot();
-    let row = state.launcher.store().dag_row(&dag_id).await?;
+    let row = state.reader().dag(&dag_id).await?;
     let dag = bag.dags.get(&dag_id).map(|d| d.as_ref());
     if dag.is_none() && row.is_none() {
         return Err(ApiError::not_found(
@@ -127,31 +125,24 @@ pub async fn patch(
     };
     let dag_id = DagId::new(dag_id);
     let bag = state.dags.snapshot();
-    let store = state.launcher.store();
-    let dag = bag.dags.get(&dag_id).map(|d| d.as_ref());
-    if store.dag_row(&dag_id).await?.is_none() {
-        // the scheduler records a DAG when it loads it; this one was not yet
+    let store = state.reader();
+    let dag = bag.dags.get(&dag_id);
+    if store.dag(&dag_id).await?.is_none() {
+        // the daemon records a DAG when it loads it; this one was not yet
         let Some(dag) = dag else {
             return Err(ApiError::not_found(
                 format!("Dag with id: '{dag_id}' not found"),
                 None,
             ));
         };
-        store
-            .upsert_dag(
-                &dag.dag_id,
-                &dag.fileloc.display().to_string(),
-                dag.is_paused_upon_creation,
-                state.launcher.engine().now(),
-            )
-            .await?;
+        state.control().version_of(dag).await?;
     }
-    store.set_paused(&dag_id, paused).await?;
+    state.control().set_paused(&dag_id, paused).await?;
     tracing::info!(dag_id = %dag_id, paused, "DAG paused state set over the API");
     state.launcher.reschedule();
-    let row = store.dag_row(&dag_id).await?;
+    let row = store.dag(&dag_id).await?;
     Ok(Json(
-        dag_json(&state, &dag_id, dag, row.as_ref(), &bag).await?,
+        dag_json(&state, &dag_id, dag.map(|d| d.as_ref()), row.as_ref(), &bag).await?,
     ))
 }
 
@@ -160,14 +151,12 @@ async fn dag_json(
     state: &AppState,
     dag_id: &DagId,
     dag: Option<&Dag>,
-    row: Option<&DagRow>,
+    row: Option<&DagRecord>,
     bag: &DagBag,
 ) -> Result<DagJson, ApiError> {
     let next = match dag {
         Some(dag) if dag.timetable.schedule.is_some() => {
-            let last = state
-                .launcher
-                .store()
+            let last = state.reader()
                 .last_scheduled_interval(dag_id)
                 .await?
                 .map(|(start, end)| crate::dag::DataInterval { start, end });

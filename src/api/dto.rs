@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::dag::{Dag, DagBag, RunInfo};
 use crate::model::TaskState;
-use crate::store::{DagRow, DagRunRow, RunType, TaskInstanceRow};
+use crate::model::{DagRecord, DagRun, RunType, TaskInstance};
 
 /// An instant serialized as Airflow writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl DagJson {
     pub fn new(
         dag_id: &str,
         dag: Option<&Dag>,
-        row: Option<&DagRow>,
+        row: Option<&DagRecord>,
         bag: &DagBag,
         next: Option<RunInfo>,
     ) -> DagJson {
@@ -142,8 +142,8 @@ pub struct DagRunJson {
     pub note: Option<String>,
 }
 
-impl From<&DagRunRow> for DagRunJson {
-    fn from(run: &DagRunRow) -> Self {
+impl From<&DagRun> for DagRunJson {
+    fn from(run: &DagRun) -> Self {
         DagRunJson {
             dag_run_id: run.run_id.to_string(),
             dag_id: run.dag_id.to_string(),
@@ -209,7 +209,7 @@ pub struct TaskInstanceJson {
 }
 
 impl TaskInstanceJson {
-    pub fn new(ti: &TaskInstanceRow, run: &DagRunRow, dag: Option<&Dag>) -> Self {
+    pub fn new(ti: &TaskInstance, run: &DagRun, dag: Option<&Dag>) -> Self {
         let operator = dag.and_then(|d| {
             d.task_index(ti.task_id.as_str())
                 .map(|i| d.tasks[i].kind.name())

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::engine::EngineError;
+use crate::engine::{ControlError, EngineError};
 use crate::store::StoreError;
 
 /// Where Airflow's API reference explains each problem type.
@@ -143,10 +143,22 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<ControlError> for ApiError {
+    fn from(err: ControlError) -> Self {
+        match err {
+            ControlError::Store(err) => err.into(),
+            ControlError::DrivenElsewhere { .. } | ControlError::Transition(_) => {
+                Self::conflict(err.to_string())
+            }
+            other => Self::internal(&other),
+        }
+    }
+}
+
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
         match err {
-            EngineError::Store(err) => err.into(),
+            EngineError::Control(err) => err.into(),
             other => Self::internal(&other),
         }
     }

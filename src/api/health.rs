@@ -12,14 +12,14 @@ use serde_json::json;
 
 use super::dto::iso;
 use super::error::ApiError;
-use crate::app::AppState;
+use super::AppState;
 use crate::model::{RunState, TaskState};
 
 /// Airflow's `HealthInfo`: the scheduler is healthy when its last pass is
 /// at most 30 s old (Airflow's `scheduler_health_check_threshold`); 503 when
 /// the database does not answer.
 pub async fn health(State(state): State<AppState>) -> Response {
-    let db = state.launcher.store().ping().await;
+    let db = state.reader().ping().await;
     if let Err(err) = &db {
         tracing::warn!("health check: the state database does not answer: {err}");
     }
@@ -47,7 +47,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
 /// `GET /metrics`
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let bag = state.dags.snapshot();
-    let stored = state.launcher.store().metrics().await?;
+    let stored = state.reader().metrics().await?;
     let mut out = String::new();
 
     gauge(

@@ -9,6 +9,7 @@ mod dag_runs;
 mod dags;
 pub mod dto;
 pub mod error;
+mod state;
 mod extract;
 mod health;
 mod task_instances;
@@ -20,7 +21,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
-use crate::app::AppState;
+pub use state::AppState;
 use error::ApiError;
 
 /// The largest request body accepted (413 above it).

@@ -16,9 +16,9 @@ use super::dto::{
 };
 use super::error::ApiError;
 use super::extract::{Body, Params, Segments, parse_time};
-use crate::app::AppState;
+use super::AppState;
 use crate::model::{DagId, RunId, RunState, TaskState};
-use crate::store::{DagRunRow, TaskInstanceRow};
+use crate::model::{DagRun, TaskInstance};
 
 /// `GET …/dagRuns/{dag_run_id}/taskInstances`, in the DAG's task order.
 /// As in Airflow, an unknown DAG or run gives an empty collection.
@@ -39,9 +39,7 @@ pub async fn list(
             }
         })
         .collect();
-    let Some(run) = state
-        .launcher
-        .store()
+    let Some(run) = state.reader()
         .find_dag_run(&DagId::new(&dag_id), &RunId::new(&run_id))
         .await?
     else {
@@ -51,9 +49,7 @@ pub async fn list(
         }));
     };
     let dag = state.dags.get(&dag_id);
-    let mut tis: Vec<TaskInstanceJson> = state
-        .launcher
-        .store()
+    let mut tis: Vec<TaskInstanceJson> = state.reader()
         .task_instances(run.id)
         .await?
         .iter()
@@ -126,8 +122,8 @@ async fn find(
     run_id: &str,
     task_id: &str,
     title: &'static str,
-) -> Result<(DagRunRow, TaskInstanceRow), ApiError> {
-    let store = state.launcher.store();
+) -> Result<(DagRun, TaskInstance), ApiError> {
+    let store = state.reader();
     if let Some(run) = store
         .find_dag_run(&DagId::new(dag_id), &RunId::new(run_id))
         .await?
@@ -158,7 +154,7 @@ pub async fn log(
         ))
     })?;
     let (_, ti) = find(&state, &dag_id, &run_id, &task_id, "TaskInstance not found").await?;
-    let tries = state.launcher.store().task_tries(ti.id).await?;
+    let tries = state.reader().task_tries(ti.id).await?;
     let Some(attempt) = tries.iter().find(|t| t.try_number == try_number) else {
         return Err(ApiError::not_found(
             "TaskInstance not found",
@@ -248,7 +244,7 @@ pub async fn clear(
             None,
         ));
     };
-    let store = state.launcher.store();
+    let store = state.reader();
     let run_id = body.dag_run_id.map(RunId::new);
     if let Some(run_id) = &run_id
         && store.find_dag_run(&dag.dag_id, run_id).await?.is_none()
@@ -293,52 +289,25 @@ pub async fn clear(
         })
         .collect();
 
-    let mut cleared = Vec::new();
-    let mut runs = std::collections::BTreeMap::new();
-    for candidate in &candidates {
-        if !body.dry_run {
-            let tries = dag
-                .task_index(candidate.task_id.as_str())
-                .map_or(1, |i| dag.tasks[i].retry.retries + 1);
-            match store
-                .clear_task_instance(
-                    candidate.ti_id,
-                    candidate.state,
-                    candidate.try_number + tries,
-                )
-                .await
-            {
-                Ok(()) => {
-                    runs.insert(candidate.dag_run_id, candidate.run_state);
-                }
-                // another writer moved it on since it was listed
-                Err(crate::store::StoreError::Conflict { .. }) => continue,
-                Err(err) => return Err(err.into()),
-            }
+    let cleared = if body.dry_run {
+        candidates
+    } else {
+        let cleared = state.control().clear(&dag, candidates).await?;
+        if !cleared.is_empty() {
+            tracing::info!(dag_id = %dag.dag_id, task_instances = cleared.len(), "task instances cleared over the API");
+            state.launcher.wake().notify_one();
         }
-        cleared.push(TaskInstanceReference {
+        cleared
+    };
+    let cleared = cleared
+        .into_iter()
+        .map(|candidate| TaskInstanceReference {
             dag_id: dag.dag_id.to_string(),
             dag_run_id: candidate.run_id.to_string(),
             execution_date: Iso(candidate.logical_date),
             task_id: candidate.task_id.to_string(),
-        });
-    }
-    if !runs.is_empty() {
-        let now = state.launcher.engine().now();
-        for (id, run_state) in runs {
-            if run_state.is_finished() {
-                match store
-                    .set_run_state(id, run_state, RunState::Queued, now)
-                    .await
-                {
-                    Ok(()) | Err(crate::store::StoreError::Conflict { .. }) => {}
-                    Err(err) => return Err(err.into()),
-                }
-            }
-        }
-        tracing::info!(dag_id = %dag.dag_id, task_instances = cleared.len(), "task instances cleared over the API");
-        state.launcher.wake().notify_one();
-    }
+        })
+        .collect();
     Ok(Json(TaskInstanceReferenceCollection {
         task_instances: cleared,
     }))

@@ -15,11 +15,11 @@ use crate::dag::validate::parse_date;
 use crate::dag::{Dag, DagBag};
 use crate::engine::template::{TemplateContext, TemplateVars, secret_values};
 use crate::engine::{
-    DriveOutcome, Engine, EngineError, EngineSettings, RunRequest, SystemClock, default_run_id,
+    Control, ControlError, DriveOutcome, Engine, EngineSettings, RunRequest, default_run_id,
 };
-use crate::executor::{self, TaskContext, TaskLog};
-use crate::model::{RunId, RunState, TaskId};
-use crate::store::{RunType, Store, StoreError};
+use crate::kinds::{self, TaskContext, TaskLog};
+use crate::model::{OwnerKind, RunId, RunState, RunType, SystemClock, TaskId};
+use crate::store::StoreError;
 
 pub async fn run(
     command: DagsCommand,
@@ -27,7 +27,13 @@ pub async fn run(
     env: BTreeMap<String, String>,
 ) -> anyhow::Result<i32> {
     match command {
-        DagsCommand::List => list(config).await,
+        DagsCommand::List => {
+            let remote = super::RemoteArgs { url: None };
+            match super::remote::Client::new(config, &remote)?.list_dags().await? {
+                Some(code) => Ok(code),
+                None => list(config).await,
+            }
+        }
         DagsCommand::Validate { path } => validate(path.as_deref().unwrap_or(&config.dags_folder)),
         DagsCommand::Show { dag_id, format } => {
             let dag = find_dag(config, &dag_id)?;
@@ -110,13 +116,13 @@ pub(super) fn find_dag(config: &Config, dag_id: &str) -> anyhow::Result<Arc<Dag>
 
 async fn list(config: &Config) -> anyhow::Result<i32> {
     let bag = load_bag(&config.dags_folder)?;
-    let store = Store::open(&config.database).await?;
-    let paused: BTreeMap<String, bool> = store
-        .dags()
-        .await?
-        .into_iter()
-        .map(|d| (d.dag_id.to_string(), d.is_paused))
-        .collect();
+    // no daemon answers: the files, and the paused flags if a database
+    // exists (read-only: this command never creates or writes one)
+    let paused: BTreeMap<String, bool> = match crate::store::open_reader(&config.database).await {
+        Ok(store) => store.paused_dags().await?.into_iter().collect(),
+        Err(StoreError::Missing(_)) => BTreeMap::new(),
+        Err(err) => return Err(err.into()),
+    };
     let now = Utc::now();
     let rows: Vec<Vec<String>> = bag
         .dags
@@ -184,10 +190,9 @@ fn logical_date(dag: &Dag, date: Option<&str>) -> anyhow::Result<DateTime<Utc>> 
     }
 }
 
-fn engine(config: &Config, store: Store, env: BTreeMap<String, String>) -> Engine {
+fn engine(config: &Config, control: Control, env: BTreeMap<String, String>) -> Engine {
     Engine::new(
-        store,
-        Arc::new(SystemClock),
+        control,
         EngineSettings {
             parallelism: config.parallelism,
             logs_dir: config.logs_folder.clone(),
@@ -214,8 +219,17 @@ async fn test_dag(
     if !conf.is_object() {
         bail!("--conf must be a JSON object, like '{{\"records\": 10}}'");
     }
-    let store = Store::open(&config.database).await?;
-    let engine = engine(config, store.clone(), env);
+    // an owner of its own: the daemon beside it never starts or adopts this
+    // run while this process lives, and adopts it if this process dies
+    let control = Control::open(
+        &config.database,
+        OwnerKind::DagsTest,
+        Arc::new(SystemClock),
+        config.lease_timeout,
+    )
+    .await?;
+    let store = control.reader().clone();
+    let engine = engine(config, control.clone(), env);
     let base = default_run_id(RunType::Manual, logical_date);
     let mut request = RunRequest {
         run_id: Some(base.clone()),
@@ -227,9 +241,9 @@ async fn test_dag(
     // `dags test` twice for one date keeps both runs: the second gets a suffix
     let mut attempt = 1;
     let run = loop {
-        match engine.create_run(&dag, &request).await {
+        match control.create_driven_run(&dag, &request).await {
             Ok(run) => break run,
-            Err(EngineError::Store(StoreError::DuplicateRun { .. })) if attempt < 1000 => {
+            Err(ControlError::Store(StoreError::DuplicateRun { .. })) if attempt < 1000 => {
                 attempt += 1;
                 request.run_id = Some(RunId::new(format!("{base}.{attempt}")));
             }
@@ -245,9 +259,15 @@ async fn test_dag(
             on_ctrl_c.cancel();
         }
     });
+    let leases = tokio::spawn(keep_lease(control.clone(), run.id, cancel.clone()));
     let outcome = engine
         .drive(dag.clone(), run.id, cancel, CancellationToken::new())
-        .await?;
+        .await;
+    leases.abort();
+    if let Err(err) = control.stop().await {
+        tracing::warn!("cannot record the stop: {err}");
+    }
+    let outcome = outcome?;
     let tis = store.task_instances(run.id).await?;
     let rows: Vec<Vec<String>> = tis
         .iter()
@@ -303,6 +323,23 @@ async fn test_dag(
             .display()
     );
     Ok(if state == RunState::Success { 0 } else { 1 })
+}
+
+/// Renews the run's lease while `dags test` drives it; cancels the run when
+/// the lease is lost (another process failed the run over the API).
+async fn keep_lease(control: Control, dag_run_id: i64, cancel: CancellationToken) {
+    loop {
+        tokio::time::sleep(crate::engine::lease::HEARTBEAT).await;
+        match control.heartbeat().await {
+            Ok(held) if !held.contains(&dag_run_id) => {
+                eprintln!("the run was failed elsewhere: stopping its tries");
+                cancel.cancel();
+                return;
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!("cannot renew the run's lease: {err}"),
+        }
+    }
 }
 
 pub async fn test_task(
@@ -363,20 +400,20 @@ pub async fn test_task(
         http: reqwest::Client::new(),
         workdir: None,
         env: Arc::new(env.clone()),
-        clock: Arc::new(crate::engine::clock::SystemClock),
+        clock: Arc::new(SystemClock),
         shutdown: CancellationToken::new(),
         deadline: task
             .execution_timeout
             .and_then(|t| chrono::Duration::from_std(t).ok())
             .map(|t| chrono::Utc::now() + t),
         resumed: None,
-        recorder: Arc::new(executor::NoRecorder),
+        recorder: Arc::new(kinds::NoRecorder),
     };
-    let work = executor::execute(&kind, &ctx);
+    let work = kinds::execute(&kind, &ctx);
     let result = match task.execution_timeout {
         Some(timeout) => match tokio::time::timeout(timeout, work).await {
             Ok(result) => result,
-            Err(_) => Err(executor::TaskError::failed(format!(
+            Err(_) => Err(kinds::TaskError::transient(format!(
                 "timed out after {}s",
                 timeout.as_secs()
             ))),

@@ -213,6 +213,78 @@ impl Client {
         Ok(0)
     }
 
+    /// `dags list` as the running daemon sees it (what is actually
+    /// scheduled, a broken file's last good version included); `None` when
+    /// no daemon answers at this address.
+    pub async fn list_dags(&self) -> anyhow::Result<Option<i32>> {
+        let probe = self
+            .http
+            .get(format!("{}/health", self.base))
+            .timeout(Duration::from_millis(500))
+            .send()
+            .await;
+        if probe.is_err() {
+            return Ok(None);
+        }
+        let mut rows = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = self
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/dags?limit=100&offset={offset}"),
+                    None,
+                )
+                .await?;
+            let dags = page["dags"].as_array().cloned().unwrap_or_default();
+            for dag in &dags {
+                let schedule = match &dag["schedule_interval"] {
+                    Value::Null => "None".to_string(),
+                    Value::String(text) => text.clone(),
+                    other => other["value"].as_str().unwrap_or("?").to_string(),
+                };
+                rows.push(vec![
+                    dag["dag_id"].as_str().unwrap_or("?").to_string(),
+                    schedule,
+                    dag["next_dagrun_create_after"]
+                        .as_str()
+                        .unwrap_or("-")
+                        .to_string(),
+                    if dag["is_paused"].as_bool().unwrap_or(false) {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                    .to_string(),
+                    dag["fileloc"].as_str().unwrap_or("").to_string(),
+                ]);
+            }
+            offset += dags.len();
+            let total = page["total_entries"].as_u64().unwrap_or(0) as usize;
+            if dags.is_empty() || offset >= total {
+                break;
+            }
+        }
+        print!(
+            "{}",
+            table::render(&["dag_id", "schedule", "next run", "paused", "file"], &rows)
+        );
+        let errors = self
+            .call(reqwest::Method::GET, "/importErrors?limit=1000", None)
+            .await?;
+        let errors = errors["import_errors"].as_array().cloned().unwrap_or_default();
+        if !errors.is_empty() {
+            println!("\nimport errors (the last good version of a broken file stays scheduled):");
+            for error in errors {
+                for line in error["stack_trace"].as_str().unwrap_or("").lines() {
+                    println!("  {line}");
+                }
+            }
+        }
+        println!("(as scheduled by the daemon at {})", self.base);
+        Ok(Some(0))
+    }
+
     pub async fn set_paused(&self, dag_id: &str, paused: bool) -> anyhow::Result<i32> {
         self.call(
             reqwest::Method::PATCH,
@@ -259,7 +331,7 @@ pub async fn backfill(
         .take_while(|r| r.logical_date <= to)
     {
         let run_id =
-            crate::engine::default_run_id(crate::store::RunType::Backfill, info.logical_date);
+            crate::engine::default_run_id(crate::model::RunType::Backfill, info.logical_date);
         let body = json!({
             "dag_run_id": run_id.as_str(),
             "logical_date": super::dags::iso(info.logical_date),

@@ -13,6 +13,7 @@ pub mod spec;
 pub mod timetable;
 pub mod validate;
 
+use std::sync::Arc;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,6 +44,10 @@ pub struct Dag {
     /// Tasks in file order; index `i` is node `i` of `graph`.
     pub tasks: Vec<Task>,
     pub graph: TaskGraph,
+    /// The file's text, as loaded: recorded as the DAG's version.
+    pub source: Arc<str>,
+    /// SHA-256 of `source`, hex.
+    pub source_hash: String,
 }
 
 impl Dag {

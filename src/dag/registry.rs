@@ -30,18 +30,9 @@ impl DagRegistry {
         self.snapshot().dags.get(dag_id).cloned()
     }
 
-    /// Installs a freshly loaded bag. A DAG whose file is now broken keeps
-    /// its last good version (and the file's import error is listed), as
-    /// Airflow keeps a DAG scheduled through a bad edit.
-    pub fn replace(&self, mut fresh: DagBag) {
-        let old = self.snapshot();
-        for error in &fresh.import_errors {
-            for dag in old.dags.values() {
-                if dag.fileloc == error.file && !fresh.dags.contains_key(&dag.dag_id) {
-                    fresh.dags.insert(dag.dag_id.clone(), dag.clone());
-                }
-            }
-        }
+    /// Installs a freshly loaded bag (in which the command door has put
+    /// back the last good version of each DAG whose file is now broken).
+    pub fn replace(&self, fresh: DagBag) {
         let fresh = Arc::new(fresh);
         match self.current.write() {
             Ok(mut guard) => *guard = fresh,

@@ -24,12 +24,24 @@ const DEFAULT_MAX_ACTIVE_TASKS: u32 = 16;
 /// gives the default `dag_id` (its stem).
 pub fn load(file: &Path, text: &str) -> Result<Dag, Vec<DagError>> {
     let parsed = spec::parse(file, text);
-    Checker {
+    let mut dag = Checker {
         file,
         source: &parsed.source,
         errors: parsed.errors.clone(),
     }
-    .check(&parsed)
+    .check(&parsed)?;
+    dag.source_hash = source_hash(text);
+    dag.source = std::sync::Arc::from(text);
+    Ok(dag)
+}
+
+/// The hex SHA-256 of a DAG file's text: its version's identity.
+pub fn source_hash(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 struct Checker<'a> {
@@ -181,6 +193,8 @@ impl Checker<'_> {
             params: header.params.clone().unwrap_or_default(),
             tasks,
             graph,
+            source: std::sync::Arc::from(""),
+            source_hash: String::new(),
         })
     }
 

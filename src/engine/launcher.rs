@@ -1,5 +1,6 @@
-//! Starts and cancels DagRuns in the daemon, each driven on its own tokio
-//! task under one tracker, so shutdown can wait for them.
+//! Starts and cancels the DagRuns this process drives, each on its own
+//! tokio task under one tracker, so shutdown can wait for them; keeps their
+//! leases alive and stops driving a run whose lease it lost.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,9 +9,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{DriveOutcome, Engine, EngineError, RunRequest};
+use super::{Control, DriveOutcome, Engine, EngineError, RunRequest};
 use crate::dag::Dag;
-use crate::store::{DagRunRow, Store};
+use crate::model::DagRun;
 
 /// Starts and cancels DagRuns: each run is driven on its own tokio task,
 /// tracked so shutdown can wait for them.
@@ -75,8 +76,12 @@ impl Launcher {
         &self.engine
     }
 
-    pub fn store(&self) -> &Store {
-        self.engine.store()
+    pub fn control(&self) -> &Control {
+        self.engine.control()
+    }
+
+    pub fn reader(&self) -> &crate::store::Reader {
+        self.engine.reader()
     }
 
     /// Notified whenever a run is queued or ends.
@@ -86,8 +91,12 @@ impl Launcher {
 
     /// Records a queued run and wakes the scheduler, which starts it when
     /// the DAG is unpaused and below `max_active_runs`.
-    pub async fn trigger(&self, dag: &Dag, request: &RunRequest) -> Result<DagRunRow, EngineError> {
-        let run = self.engine.create_run(dag, request).await?;
+    pub async fn trigger(
+        &self,
+        dag: &Arc<Dag>,
+        request: &RunRequest,
+    ) -> Result<DagRun, EngineError> {
+        let run = self.engine.control().trigger(dag, request).await?;
         self.wake.notify_one();
         Ok(run)
     }
@@ -106,7 +115,8 @@ impl Launcher {
     }
 
     /// Drives run `dag_run_id` on its own task, unless it is already driven
-    /// or airless is shutting down.
+    /// or airless is shutting down. The caller has claimed the run's lease;
+    /// it is given up when the driver stops.
     pub fn start(&self, dag: Arc<Dag>, dag_run_id: i64) {
         if self.shutdown.is_cancelled() {
             return; // a run interrupted by the shutdown resumes after the restart
@@ -132,6 +142,9 @@ impl Launcher {
                 Ok(DriveOutcome::Finished(_)) | Ok(DriveOutcome::Interrupted) => {}
                 Err(err) => tracing::error!(dag_run_id, "driving the run failed: {err:#}"),
             }
+            if let Err(err) = engine.control().release_run(dag_run_id).await {
+                tracing::warn!(dag_run_id, "cannot give up the run's lease: {err}");
+            }
             if let Ok(mut active) = active.lock() {
                 active.remove(&dag_run_id);
             }
@@ -151,6 +164,37 @@ impl Launcher {
                 None => false,
             },
             Err(_) => false,
+        }
+    }
+
+    /// The ids of the runs being driven.
+    fn active_ids(&self) -> Vec<i64> {
+        self.active
+            .lock()
+            .map(|a| a.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Renews this owner's heartbeat and leases every [`super::lease::HEARTBEAT`]
+    /// until `stop` fires; a run whose lease was lost (failed by another
+    /// process, or taken after this one went silent) stops being driven
+    /// here: its tries are killed.
+    pub async fn keep_leases(self, stop: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(super::lease::HEARTBEAT) => {}
+                () = stop.cancelled() => return,
+            }
+            match self.control().heartbeat().await {
+                Ok(held) => {
+                    for id in self.active_ids() {
+                        if !held.contains(&id) && self.cancel(id) {
+                            tracing::warn!(dag_run_id = id, "the run was failed or taken elsewhere: stopping its tries");
+                        }
+                    }
+                }
+                Err(err) => tracing::warn!("cannot renew the heartbeat: {err}"),
+            }
         }
     }
 

@@ -1,10 +1,12 @@
-//! *How* a DagRun proceeds: the ready set from the graph, trigger rules,
-//! concurrency (`max_active_tasks` and a global `parallelism`), retries,
-//! timeouts and cancellation. Every state change goes to the store before it
-//! is acted on. Depends on `dag`, `executor`, `store`, `model`; never on `api`.
+//! *How* a run proceeds: [`control`] is the one door that changes state and
+//! publishes events; the run driver (ready set from the graph, trigger rules,
+//! concurrency, retries, timeouts, cancellation), leases, templates and
+//! recovery. Depends on `dag`, `kinds`, `store` (read side), `model`; never
+//! on `api`, `cli` or `scheduler`.
 
-pub mod clock;
+pub mod control;
 mod launcher;
+pub mod lease;
 pub mod recovery;
 mod run;
 pub mod template;
@@ -18,22 +20,28 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::dag::{Dag, DataInterval};
-use crate::model::{RunId, RunState};
-use crate::store::{DagRunRow, NewDagRun, RunType, Store, StoreError};
+use crate::dag::Dag;
+use crate::model::{Clock, RunId, RunState, RunType};
+use crate::store::{Reader, StoreError};
 
-pub use clock::{Clock, SystemClock, VirtualClock};
+pub use control::{Control, ControlError, Mark, RunRequest};
 pub use launcher::Launcher;
 
 /// What can stop the engine from driving a run (a failed task is not one of these).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Control(#[from] ControlError),
     #[error("DagRun #{0} belongs to another DAG")]
     WrongDag(i64),
     #[error("a task job ended abnormally: {0}")]
     Job(String),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(err: StoreError) -> Self {
+        EngineError::Control(ControlError::Store(err))
+    }
 }
 
 /// Settings the engine takes from the daemon's config.
@@ -55,24 +63,12 @@ pub struct Engine {
 
 #[derive(Debug)]
 struct Inner {
-    store: Store,
-    clock: Arc<dyn Clock>,
+    control: Control,
     parallelism: Arc<Semaphore>,
     logs_dir: PathBuf,
     env: Arc<BTreeMap<String, String>>,
     secrets: Vec<String>,
     http: reqwest::Client,
-}
-
-/// A DagRun to create.
-#[derive(Debug, Clone)]
-pub struct RunRequest {
-    /// Defaults to `{run_type}__{logical_date}` as Airflow names runs.
-    pub run_id: Option<RunId>,
-    pub run_type: RunType,
-    pub logical_date: DateTime<Utc>,
-    pub data_interval: DataInterval,
-    pub conf: serde_json::Value,
 }
 
 /// How a call to [`Engine::drive`] ended.
@@ -85,12 +81,11 @@ pub enum DriveOutcome {
 }
 
 impl Engine {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: EngineSettings) -> Engine {
+    pub fn new(control: Control, settings: EngineSettings) -> Engine {
         let secrets = template::secret_values(&settings.env);
         Engine {
             inner: Arc::new(Inner {
-                store,
-                clock,
+                control,
                 parallelism: Arc::new(Semaphore::new(settings.parallelism.max(1))),
                 logs_dir: settings.logs_dir,
                 env: Arc::new(settings.env),
@@ -103,66 +98,28 @@ impl Engine {
         }
     }
 
-    pub fn store(&self) -> &Store {
-        &self.inner.store
+    pub fn control(&self) -> &Control {
+        &self.inner.control
+    }
+
+    pub fn reader(&self) -> &Reader {
+        self.inner.control.reader()
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        self.inner.clock.now()
+        self.inner.control.now()
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.inner.clock
-    }
-
-    /// Records a queued DagRun with all its task instances.
-    pub async fn create_run(
-        &self,
-        dag: &Dag,
-        request: &RunRequest,
-    ) -> Result<DagRunRow, EngineError> {
-        let now = self.now();
-        self.inner
-            .store
-            .upsert_dag(
-                &dag.dag_id,
-                &dag.fileloc.display().to_string(),
-                dag.is_paused_upon_creation,
-                now,
-            )
-            .await?;
-        let run_id = request
-            .run_id
-            .clone()
-            .unwrap_or_else(|| default_run_id(request.run_type, request.logical_date));
-        let tasks = dag
-            .tasks
-            .iter()
-            .map(|t| (&t.task_id, t.retry.retries + 1))
-            .collect();
-        let run = self
-            .inner
-            .store
-            .create_dag_run(&NewDagRun {
-                dag_id: &dag.dag_id,
-                run_id: &run_id,
-                run_type: request.run_type,
-                logical_date: request.logical_date,
-                data_interval: (request.data_interval.start, request.data_interval.end),
-                conf: &request.conf,
-                tasks,
-                now,
-            })
-            .await?;
-        tracing::info!(dag_id = %dag.dag_id, run_id = %run_id, "dag run queued");
-        Ok(run)
+        self.inner.control.clock()
     }
 
     /// Drives run `dag_run_id` of `dag` until it finishes, `cancel` fires
     /// (running tries are killed, the run fails) or `shutdown` fires (no new
-    /// tries start; running ones finish; the run is left to resume).
-    /// Resumes a run left unfinished by a crash: interrupted tries are
-    /// recorded as failed tries and retried per `retries`.
+    /// tries start; running ones finish; the run is left to resume). The
+    /// caller holds the run's lease. Resumes a run left unfinished by a
+    /// crash: interrupted tries are killed if they still run, recorded as
+    /// failed tries and retried per `retries`.
     pub async fn drive(
         &self,
         dag: Arc<Dag>,

@@ -1,24 +1,28 @@
-//! Restart safety: a try the store still shows as `running` when a run is
-//! picked up was interrupted (crash, `kill -9`, power loss). It is recorded
-//! as a failed try and gets its retry per `retries`, like any failure.
+//! Restart safety and adoption. A run whose lease is free (its owner
+//! stopped, died or went silent) is adopted by a live owner: the scheduler
+//! of `serve` claims it, then its driver ends each try the store still shows
+//! running — killing the try's process group first when it still runs on
+//! this boot — and retries it per `retries`, like any failure.
 
 use chrono::{DateTime, Utc};
 
-use crate::dag::Task;
-use crate::model::TaskState;
-use crate::store::{Store, StoreError, TaskInstanceRow, TryEnd};
+use super::{Control, ControlError, Launcher};
+use crate::dag::{DagRegistry, Task};
+use crate::model::{DagRun, RunState, TaskInstance, TaskState};
 
 /// The message stored on a try that was cut off by a stop of airless.
 pub const INTERRUPTED: &str = "the try was interrupted: airless stopped while it ran";
 
-/// Ends the interrupted try of `ti` (state `running`): `up_for_retry` when
-/// tries remain, `failed` otherwise. Returns the new state and retry time.
+/// Ends the interrupted try of `ti` (state `running`, its owner gone):
+/// `up_for_retry` when tries remain, `failed` otherwise. Returns the new
+/// state and retry time.
 pub async fn end_interrupted_try(
-    store: &Store,
+    control: &Control,
+    run: &DagRun,
     task: &Task,
-    ti: &TaskInstanceRow,
-    now: DateTime<Utc>,
-) -> Result<(TaskState, Option<DateTime<Utc>>), StoreError> {
+    ti: &TaskInstance,
+) -> Result<(TaskState, Option<DateTime<Utc>>), ControlError> {
+    let now = control.now();
     let (state, next_retry_at) = if ti.try_number < ti.max_tries {
         let delay =
             chrono::Duration::from_std(task.retry.delay_after(ti.try_number)).unwrap_or_default();
@@ -27,41 +31,52 @@ pub async fn end_interrupted_try(
         (TaskState::Failed, None)
     };
     tracing::warn!(task_id = %ti.task_id, try_number = ti.try_number, next = %state, "{INTERRUPTED}");
-    store
-        .finish_try(
-            ti.id,
-            ti.try_number,
-            &TryEnd {
-                state,
-                output: None,
-                error: Some(INTERRUPTED),
-                next_retry_at,
-                now,
-            },
-        )
+    control
+        .end_orphaned_try(run, ti, state, next_retry_at, INTERRUPTED)
         .await?;
     Ok((state, next_retry_at))
 }
 
-/// Runs the store shows as running when the daemon starts were cut off by
-/// the last stop: each is driven again (its interrupted tries are recorded
-/// and retried by the driver). Returns how many resumed.
-pub async fn resume_runs(
-    store: &Store,
-    dags: &crate::dag::DagRegistry,
-    launcher: &super::Launcher,
-) -> Result<usize, StoreError> {
-    let mut resumed = 0;
-    for run in store.runs_in_state(crate::model::RunState::Running).await? {
-        match dags.get(run.dag_id.as_str()) {
-            Some(dag) => {
+/// Adopts every running run of an unpaused, loaded DAG whose lease is free
+/// and drives it again on the version it started on. Runs of paused DAGs
+/// stay as they are (as in Airflow, a paused DAG's runs make no progress).
+/// Returns how many were adopted.
+pub async fn adopt_runs(
+    control: &Control,
+    dags: &DagRegistry,
+    launcher: &Launcher,
+) -> Result<usize, ControlError> {
+    let mut adopted = 0;
+    let running = control.reader().runs_in_state(RunState::Running).await?;
+    if running.is_empty() {
+        return Ok(0);
+    }
+    let paused = control.reader().paused_dags().await?;
+    for run in running {
+        if launcher.is_active(run.id) || paused.get(run.dag_id.as_str()).copied().unwrap_or(false)
+        {
+            continue;
+        }
+        let Some(current) = dags.get(run.dag_id.as_str()) else {
+            continue;
+        };
+        if !control.claim_run(&run).await? {
+            continue;
+        }
+        match control.dag_for_run(&run, Some(current)).await {
+            Ok(Some(dag)) => {
+                if let Some(lease) = &run.lease {
+                    tracing::info!(dag_id = %run.dag_id, run_id = %run.run_id, previous = %lease.owner, "adopting a run whose owner is gone");
+                }
                 launcher.start(dag, run.id);
-                resumed += 1;
+                adopted += 1;
             }
-            None => {
-                tracing::warn!(dag_id = %run.dag_id, run_id = %run.run_id, "cannot resume: the DAG is not loaded")
+            Ok(None) => control.release_run(run.id).await?,
+            Err(err) => {
+                tracing::error!(dag_id = %run.dag_id, run_id = %run.run_id, "cannot adopt the run: {err}");
+                control.release_run(run.id).await?;
             }
         }
     }
-    Ok(resumed)
+    Ok(adopted)
 }

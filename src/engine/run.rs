@@ -14,16 +14,16 @@ use super::template::{TemplateContext, TemplateVars};
 use super::trigger_rule::{Decision, Upstream, decide};
 use super::{DriveOutcome, Engine, EngineError, recovery};
 use crate::dag::{Dag, KindSpec};
-use crate::executor::{self, FailureKind, TaskContext, TaskLog};
-use crate::model::{RunState, TaskState};
-use crate::store::{DagRunRow, TaskInstanceRow, TryEnd};
+use crate::kinds::{self, FailureKind, TaskContext, TaskLog};
+use crate::model::{DagRun, RunState, TaskInstance, TaskState};
+use crate::store::TryEnd;
 
 pub(super) struct Driver {
     engine: Engine,
     dag: Arc<Dag>,
-    run: DagRunRow,
+    run: DagRun,
     /// Task instance of DAG task `i`, if the run has one.
-    tis: Vec<Option<TaskInstanceRow>>,
+    tis: Vec<Option<TaskInstance>>,
     outputs: BTreeMap<String, serde_json::Value>,
     /// Tasks to start, in order: `queued` in the store, or still `none` when
     /// their trigger rule just passed (written `queued` only if they must wait).
@@ -59,15 +59,15 @@ impl Driver {
         cancel: CancellationToken,
         shutdown: CancellationToken,
     ) -> Result<Driver, EngineError> {
-        let store = engine.store().clone();
-        let run = store.dag_run(dag_run_id).await?;
+        let reader = engine.reader().clone();
+        let run = reader.dag_run(dag_run_id).await?;
         if run.dag_id != dag.dag_id {
             return Err(EngineError::WrongDag(dag_run_id));
         }
         let count = dag.tasks.len();
-        let mut tis: Vec<Option<TaskInstanceRow>> = vec![None; count];
+        let mut tis: Vec<Option<TaskInstance>> = vec![None; count];
         let mut outputs = BTreeMap::new();
-        for ti in store.task_instances(dag_run_id).await? {
+        for ti in reader.task_instances(dag_run_id).await? {
             // a task removed from the DAG since the run was created is left as it is
             if let Some(i) = dag.task_index(ti.task_id.as_str()) {
                 if ti.state == TaskState::Success {
@@ -114,8 +114,7 @@ impl Driver {
             }
             self.recover().await?;
             if self.run.state == RunState::Queued {
-                self.engine.store().set_run_state(self.run.id, RunState::Queued, RunState::Running, self.engine.now()).await?;
-                self.run.state = RunState::Running;
+                self.engine.control().start_run(&mut self.run).await?;
                 tracing::info!("dag run started");
             }
             let order = self.dag.graph.topological_order().to_vec();
@@ -146,7 +145,8 @@ impl Driver {
                 }
             }
             let state = self.final_state();
-            self.engine.store().set_run_state(self.run.id, RunState::Running, state, self.engine.now()).await?;
+            // a run failed by another process stays failed
+            let state = self.engine.control().finish_run(&self.run, state).await?;
             tracing::info!(state = %state, "dag run finished");
             Ok(DriveOutcome::Finished(state))
         }
@@ -165,10 +165,10 @@ impl Driver {
                 self.resumable.push(task);
             } else if ti.state == TaskState::Running {
                 let (state, next) = recovery::end_interrupted_try(
-                    self.engine.store(),
+                    self.engine.control(),
+                    &self.run,
                     &self.dag.tasks[task],
                     &ti,
-                    self.engine.now(),
                 )
                 .await?;
                 if let Some(ti) = self.tis[task].as_mut() {
@@ -229,10 +229,9 @@ impl Driver {
             return Ok(());
         };
         self.engine
-            .store()
-            .set_task_state(ti.id, from, to, self.engine.now())
+            .control()
+            .set_task_state(&self.run, ti, from, to)
             .await?;
-        tracing::debug!(task_id = %ti.task_id, from = %from, to = %to, "task state");
         self.set_local(task, to);
         Ok(())
     }
@@ -283,7 +282,7 @@ impl Driver {
         }
     }
 
-    fn try_job(&self, task: usize, ti: TaskInstanceRow, resume: bool) -> TryJob {
+    fn try_job(&self, task: usize, ti: TaskInstance, resume: bool) -> TryJob {
         TryJob {
             engine: self.engine.clone(),
             dag: self.dag.clone(),
@@ -366,22 +365,21 @@ impl Driver {
     }
 
     /// The run was cancelled: running tries are being killed (their tokens
-    /// are children of the run's); nothing else starts.
+    /// are children of the run's); what has not run yet is skipped by the
+    /// door's one cancel; nothing else starts.
     async fn cancel_waiting(&mut self) -> Result<(), EngineError> {
         self.cancelled = true;
         tracing::warn!("dag run cancelled");
         self.ready.clear();
         self.runnable.fill(false);
-        for task in 0..self.tis.len() {
-            match self.state(task) {
-                Some(state @ (TaskState::None | TaskState::Queued)) => {
-                    self.set_state(task, state, TaskState::Skipped).await?
-                }
-                Some(TaskState::UpForRetry) => {
-                    self.set_state(task, TaskState::UpForRetry, TaskState::Failed)
-                        .await?
-                }
-                _ => {}
+        let control = self.engine.control().clone();
+        let me = control.owner().id.clone();
+        control.skip_unstarted(&self.run, Some(&me)).await?;
+        for ti in self.engine.reader().task_instances(self.run.id).await? {
+            if let Some(task) = self.dag.task_index(ti.task_id.as_str())
+                && ti.state != TaskState::Running
+            {
+                self.set_local(task, ti.state);
             }
         }
         Ok(())
@@ -408,9 +406,9 @@ impl Driver {
 struct TryJob {
     engine: Engine,
     dag: Arc<Dag>,
-    run: DagRunRow,
+    run: DagRun,
     task: usize,
-    ti: TaskInstanceRow,
+    ti: TaskInstance,
     outputs: BTreeMap<String, serde_json::Value>,
     cancel: CancellationToken,
     shutdown: CancellationToken,
@@ -461,15 +459,14 @@ impl TryJob {
                 .join(format!("task_id={}", self.ti.task_id))
                 .join(format!("attempt={try_number}.log"))
         };
-        let store = self.engine.store();
+        let control = self.engine.control();
         if !self.resume {
-            store
+            control
                 .start_try(
-                    self.ti.id,
-                    self.ti.state,
+                    &self.run,
+                    &self.ti,
                     try_number,
                     &log_path.display().to_string(),
-                    self.engine.now(),
                 )
                 .await?;
             tracing::info!("try started");
@@ -507,7 +504,7 @@ impl TryJob {
         let result = if noop {
             Ok(serde_json::Value::Null)
         } else if permit.is_none() {
-            Err(executor::TaskError::cancelled(
+            Err(kinds::TaskError::cancelled(
                 "the run was cancelled before the try started",
             ))
         } else {
@@ -532,19 +529,19 @@ impl TryJob {
         let (state, next_retry_at, output, error) = match result {
             Ok(output) => (TaskState::Success, None, Some(output), None),
             Err(err) => {
-                // a cancelled run retries nothing; timeouts and errors retry per `retries`
-                let cancelled = err.kind == FailureKind::Cancelled && self.cancel.is_cancelled();
-                if !cancelled && !self.cancel.is_cancelled() && try_number < self.ti.max_tries {
+                // a cancelled run retries nothing; timeouts and transient
+                // errors retry per `retries`; permanent ones never
+                if err.is_retryable() && !self.cancel.is_cancelled() && try_number < self.ti.max_tries {
                     let delay = chrono::Duration::from_std(task.retry.delay_after(try_number))
                         .unwrap_or_default();
                     (
                         TaskState::UpForRetry,
                         Some(now + delay),
                         None,
-                        Some(err.message),
+                        Some(err.describe()),
                     )
                 } else {
-                    (TaskState::Failed, None, None, Some(err.message))
+                    (TaskState::Failed, None, None, Some(err.describe()))
                 }
             }
         };
@@ -552,9 +549,10 @@ impl TryJob {
             None => log.line("try succeeded"),
             Some(message) => log.line(&format!("try failed: {message}; task is now {state}")),
         }
-        store
-            .finish_try(
-                self.ti.id,
+        control
+            .end_try(
+                &self.run,
+                &self.ti,
                 try_number,
                 &TryEnd {
                     state,
@@ -563,6 +561,7 @@ impl TryJob {
                     next_retry_at,
                     now,
                 },
+                &log_path.display().to_string(),
             )
             .await?;
         match &error {
@@ -579,7 +578,7 @@ impl TryJob {
     }
 
     /// Renders the task's templates and runs it under its execution_timeout.
-    async fn execute(&self, try_number: u32, log: &TaskLog) -> executor::TaskResult {
+    async fn execute(&self, try_number: u32, log: &TaskLog) -> kinds::TaskResult {
         let inner = &self.engine.inner;
         let task = &self.dag.tasks[self.task];
         let vars = TemplateVars {
@@ -596,7 +595,7 @@ impl TryJob {
         };
         let kind = TemplateContext::new(&vars)
             .render_kind(&task.kind)
-            .map_err(executor::TaskError::failed)?;
+            .map_err(kinds::TaskError::permanent)?;
         let try_cancel = self.cancel.child_token();
         // a resumed try keeps the deadline of its start
         let started = match (self.resume, self.ti.start_date) {
@@ -620,19 +619,19 @@ impl TryJob {
             clock: self.engine.clock().clone(),
             shutdown: self.shutdown.clone(),
             deadline,
-            resumed: self.resume.then(|| executor::Resumed {
-                external: self.ti.external_id.clone().map(|id| executor::External {
+            resumed: self.resume.then(|| kinds::Resumed {
+                external: self.ti.external_id.clone().map(|id| kinds::External {
                     id,
                     url: self.ti.external_url.clone(),
                 }),
             }),
-            recorder: Arc::new(StoreRecorder {
-                store: self.engine.store().clone(),
+            recorder: Arc::new(DoorRecorder {
+                control: self.engine.control().clone(),
                 ti_id: self.ti.id,
                 try_number,
             }),
         };
-        let work = executor::execute(&kind, &ctx);
+        let work = kinds::execute(&kind, &ctx);
         tokio::pin!(work);
         let (Some(timeout), Some(deadline)) = (task.execution_timeout, deadline) else {
             return work.await;
@@ -644,30 +643,40 @@ impl TryJob {
                 log.line(&format!("execution_timeout of {}s reached: stopping the task", timeout.as_secs()));
                 try_cancel.cancel();
                 let _ = work.await;
-                Err(executor::TaskError::failed(format!("timed out after {}s (execution_timeout)", timeout.as_secs_f64())))
+                Err(kinds::TaskError::timed_out(format!("timed out after {}s (execution_timeout)", timeout.as_secs_f64())))
             }
         }
     }
 }
 
-/// Writes a try's remote job to its task instance.
+/// Writes a try's remote job and process group to its task instance,
+/// through the command door.
 #[derive(Debug)]
-struct StoreRecorder {
-    store: crate::store::Store,
+struct DoorRecorder {
+    control: super::Control,
     ti_id: i64,
     try_number: u32,
 }
 
-impl executor::ExternalRecorder for StoreRecorder {
-    fn record<'a>(&'a self, external: &'a executor::External) -> executor::RecordFuture<'a> {
+impl kinds::TryRecorder for DoorRecorder {
+    fn external<'a>(&'a self, external: &'a kinds::External) -> kinds::RecordFuture<'a> {
         Box::pin(async move {
-            self.store
-                .set_external(
+            self.control
+                .record_external(
                     self.ti_id,
                     self.try_number,
                     &external.id,
                     external.url.as_deref(),
                 )
+                .await
+                .map_err(|err| err.to_string())
+        })
+    }
+
+    fn process_group(&self, pgid: i32) -> kinds::RecordFuture<'_> {
+        Box::pin(async move {
+            self.control
+                .record_process_group(self.ti_id, self.try_number, pgid)
                 .await
                 .map_err(|err| err.to_string())
         })

@@ -32,15 +32,25 @@ impl RunState {
         matches!(self, Self::Success | Self::Failed)
     }
 
-    /// Whether a run may move from `self` to `next`.
-    pub fn can_move_to(self, next: RunState) -> bool {
+    /// The run's one transition function: `Ok(next)` when a run may move
+    /// from `self` to `next`, an error naming both states otherwise.
+    pub fn transition(self, next: RunState) -> Result<RunState, TransitionError> {
         use RunState::*;
-        matches!(
+        let allowed = matches!(
             (self, next),
             (Queued, Running) | (Queued, Failed) | (Running, Success) | (Running, Failed)
                 // clearing a finished run's tasks puts the run back to work
                 | (Success, Queued) | (Failed, Queued)
-        )
+        );
+        if allowed {
+            Ok(next)
+        } else {
+            Err(TransitionError {
+                what: "a DagRun",
+                from: self.as_str(),
+                to: next.as_str(),
+            })
+        }
     }
 }
 
@@ -105,6 +115,15 @@ impl TaskState {
             (Queued, Running | UpstreamFailed | Skipped | Failed) => true,
             (Running, Success | Failed | UpForRetry) => true,
             (UpForRetry, Queued | Failed) => true,
+            // a cancelled run skips what has not run yet (Airflow's
+            // set_dag_run_state_to_failed)
+            (UpForRetry, Skipped) => true,
+            // a person marks a task instance that is not running
+            (None | Queued | UpForRetry, Success | Failed) => true,
+            (Success, Failed | Skipped)
+            | (Failed, Success | Skipped)
+            | (UpstreamFailed, Success | Failed | Skipped)
+            | (Skipped, Success | Failed) => true,
             // a cleared task starts again from scratch
             (Success | Failed | UpstreamFailed | Skipped, None) => true,
             _ => false,
@@ -113,6 +132,7 @@ impl TaskState {
             Ok(next)
         } else {
             Err(TransitionError {
+                what: "a task instance",
                 from: self.as_str(),
                 to: next.as_str(),
             })
@@ -122,8 +142,9 @@ impl TaskState {
 
 /// A state change the transition function does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a task instance cannot move from {from} to {to}")]
+#[error("{what} cannot move from {from} to {to}")]
 pub struct TransitionError {
+    pub what: &'static str,
     pub from: &'static str,
     pub to: &'static str,
 }
@@ -177,6 +198,20 @@ mod tests {
             (Running, UpForRetry),
             (UpForRetry, Queued),
             (UpForRetry, Failed),
+            (UpForRetry, Skipped),
+            (None, Success),
+            (None, Failed),
+            (Queued, Success),
+            (UpForRetry, Success),
+            (Success, Failed),
+            (Success, Skipped),
+            (Failed, Success),
+            (Failed, Skipped),
+            (UpstreamFailed, Success),
+            (UpstreamFailed, Failed),
+            (UpstreamFailed, Skipped),
+            (Skipped, Success),
+            (Skipped, Failed),
             (Success, None),
             (Failed, None),
             (UpstreamFailed, None),
@@ -220,12 +255,18 @@ mod tests {
         for from in RunState::ALL {
             for to in RunState::ALL {
                 assert_eq!(
-                    from.can_move_to(to),
+                    from.transition(to).is_ok(),
                     allowed.contains(&(from, to)),
                     "{from} -> {to}"
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_refused_run_transition_names_both_states() {
+        let err = RunState::Success.transition(RunState::Running).unwrap_err();
+        assert_eq!(err.to_string(), "a DagRun cannot move from success to running");
     }
 
     #[test]

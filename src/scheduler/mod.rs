@@ -4,6 +4,8 @@
 //! `max_active_runs`. Sleeps until the next due instant or a wake-up; never
 //! polls busily. Deciding what is due is pure ([`runs_to_create`]).
 
+pub mod watch;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -11,9 +13,9 @@ use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::dag::{Dag, DagRegistry, DataInterval, RunInfo};
-use crate::engine::{Clock, EngineError, Launcher, RunRequest, default_run_id};
-use crate::model::RunState;
-use crate::store::{RunType, StoreError};
+use crate::engine::{ControlError, EngineError, Launcher, RunRequest, default_run_id};
+use crate::model::{Clock, RunState, RunType};
+use crate::store::StoreError;
 
 /// How often queued runs are looked for without a wake-up (runs queued by
 /// another process, such as `airless backfill`).
@@ -88,7 +90,7 @@ impl Scheduler {
     /// One scheduling pass over every unpaused DAG; returns when the next
     /// run becomes due.
     pub async fn create_due_runs(&self, now: DateTime<Utc>) -> Result<DateTime<Utc>, EngineError> {
-        let store = self.launcher.store();
+        let store = self.launcher.reader();
         let paused = store.paused_dags().await?;
         let active = store.active_run_counts().await?;
         let mut next_due = now + Duration::minutes(1);
@@ -119,7 +121,7 @@ impl Scheduler {
 
     async fn create_scheduled(
         &self,
-        dag: &Dag,
+        dag: &Arc<Dag>,
         info: &RunInfo,
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
@@ -130,57 +132,63 @@ impl Scheduler {
             data_interval: info.data_interval,
             conf: serde_json::json!({}),
         };
-        match self.launcher.engine().create_run(dag, &request).await {
+        match self.launcher.control().trigger(dag, &request).await {
             Ok(run) => {
                 let delay = (now - info.run_after).num_milliseconds();
                 tracing::info!(dag_id = %dag.dag_id, run_id = %run.run_id, due = %info.run_after, delay_ms = delay, "scheduled run created");
                 Ok(())
             }
             // the interval already has its run: never twice, whatever restarts happened
-            Err(EngineError::Store(
+            Err(ControlError::Store(
                 StoreError::DuplicateInterval { .. } | StoreError::DuplicateRun { .. },
             )) => Ok(()),
-            Err(err) => Err(err),
+            Err(err) => Err(err.into()),
         }
     }
 
     /// Starts queued runs of unpaused DAGs, oldest first, within
-    /// `max_active_runs`; picks up running runs nobody drives (after a restart).
-    pub async fn start_queued_runs(&self) -> Result<(), StoreError> {
-        let store = self.launcher.store();
-        let bag = self.dags.snapshot();
-        let mut running: HashMap<String, usize> = HashMap::new();
-        for run in store.runs_in_state(RunState::Running).await? {
-            *running.entry(run.dag_id.to_string()).or_default() += 1;
-            if !self.launcher.is_active(run.id) {
-                match bag.dags.get(run.dag_id.as_str()) {
-                    Some(dag) => self.launcher.start(dag.clone(), run.id),
-                    None => {
-                        tracing::warn!(dag_id = %run.dag_id, run_id = %run.run_id, "a running run's DAG is not loaded; it resumes when the DAG is back")
-                    }
-                }
-            }
-        }
+    /// `max_active_runs`, each once its lease is claimed; adopts running
+    /// runs whose owner is gone (after a restart, or a `dags test` killed).
+    pub async fn start_queued_runs(&self) -> Result<(), EngineError> {
+        let control = self.launcher.control();
+        crate::engine::recovery::adopt_runs(control, &self.dags, &self.launcher).await?;
+        let store = self.launcher.reader();
         let queued = store.runs_in_state(RunState::Queued).await?;
         if queued.is_empty() {
             return Ok(());
         }
+        let bag = self.dags.snapshot();
+        let mut running: HashMap<String, usize> = HashMap::new();
+        for (dag_id, (_, count)) in store.active_run_counts().await? {
+            running.insert(dag_id, count as usize);
+        }
         let paused = store.paused_dags().await?;
         for run in queued {
-            let Some(dag) = bag.dags.get(run.dag_id.as_str()) else {
+            let Some(current) = bag.dags.get(run.dag_id.as_str()) else {
                 continue;
             };
-            if paused
-                .get(run.dag_id.as_str())
-                .copied()
-                .unwrap_or(dag.is_paused_upon_creation)
+            if self.launcher.is_active(run.id)
+                || paused
+                    .get(run.dag_id.as_str())
+                    .copied()
+                    .unwrap_or(current.is_paused_upon_creation)
             {
                 continue;
             }
             let slots = running.entry(run.dag_id.to_string()).or_default();
-            if *slots < dag.max_active_runs as usize {
-                *slots += 1;
-                self.launcher.start(dag.clone(), run.id);
+            if *slots >= current.max_active_runs as usize || !control.claim_run(&run).await? {
+                continue;
+            }
+            match control.dag_for_run(&run, Some(current.clone())).await {
+                Ok(Some(dag)) => {
+                    *slots += 1;
+                    self.launcher.start(dag, run.id);
+                }
+                Ok(None) => control.release_run(run.id).await?,
+                Err(err) => {
+                    tracing::error!(dag_id = %run.dag_id, run_id = %run.run_id, "cannot start the run: {err}");
+                    control.release_run(run.id).await?;
+                }
             }
         }
         Ok(())

@@ -11,7 +11,7 @@ use airless::clients::databricks::{
     idempotency_token,
 };
 use airless::clients::retry::RetryPolicy;
-use airless::engine::clock::{Clock, VirtualClock};
+use airless::model::clock::{Clock, VirtualClock};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 

@@ -25,7 +25,7 @@ use serde_json::Value;
 use self::auth::{Auth, Credentials};
 use self::oauth::{Exchange, TokenCache};
 use crate::clients::retry::RetryPolicy;
-use crate::engine::clock::Clock;
+use crate::model::clock::Clock;
 
 pub use self::error::DatabricksError;
 pub use self::idempotency::idempotency_token;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::transport::{error_parts, send};
 use super::{DatabricksError, USER_AGENT_VALUE};
 use crate::clients::retry::RetryPolicy;
-use crate::engine::clock::Clock;
+use crate::model::clock::Clock;
 
 /// Refresh this long before the token expires (Databricks issues 1-hour tokens).
 const REFRESH_MARGIN: TimeDelta = TimeDelta::seconds(60);

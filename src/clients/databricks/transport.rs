@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::DatabricksError;
 use crate::clients::retry::RetryPolicy;
-use crate::engine::clock::Clock;
+use crate::model::clock::Clock;
 
 /// Longest `Retry-After` we obey; a larger one waits this long and asks again.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);

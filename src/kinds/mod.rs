@@ -21,7 +21,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::dag::KindSpec;
-use crate::engine::clock::Clock;
+use crate::model::clock::Clock;
 use crate::model::{DagId, RunId, TaskId};
 
 pub use log::TaskLog;
@@ -55,7 +55,7 @@ pub struct TaskContext {
     /// try, with the remote job it recorded, if it got that far.
     pub resumed: Option<Resumed>,
     /// Records the remote job this try started, durably, before it waits.
-    pub recorder: Arc<dyn ExternalRecorder>,
+    pub recorder: Arc<dyn TryRecorder>,
 }
 
 /// A try picked up again after a restart.
@@ -74,61 +74,110 @@ pub struct External {
 
 pub type RecordFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 
-/// Where a try's remote job is written down (the store, in the engine).
-pub trait ExternalRecorder: Send + Sync + std::fmt::Debug {
-    fn record<'a>(&'a self, external: &'a External) -> RecordFuture<'a>;
+/// Where a try writes down, durably and before it waits, what an adopter
+/// needs if this process dies: the remote job it started (a Databricks run)
+/// and the process group it spawned (a shell command). The engine records
+/// them through the command door.
+pub trait TryRecorder: Send + Sync + std::fmt::Debug {
+    fn external<'a>(&'a self, external: &'a External) -> RecordFuture<'a>;
+    fn process_group(&self, pgid: i32) -> RecordFuture<'_>;
 }
 
 /// Records nothing: `tasks test`, which keeps no state.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoRecorder;
 
-impl ExternalRecorder for NoRecorder {
-    fn record<'a>(&'a self, _external: &'a External) -> RecordFuture<'a> {
+impl TryRecorder for NoRecorder {
+    fn external<'a>(&'a self, _external: &'a External) -> RecordFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn process_group(&self, _pgid: i32) -> RecordFuture<'_> {
         Box::pin(async { Ok(()) })
     }
 }
 
-/// Why a try failed.
+/// Why a try failed, so the engine can decide what comes next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
-    /// The work itself failed (non-zero exit, unexpected status, bad template).
-    Error,
-    /// The context's token fired: the engine cancelled the try (cancel or timeout).
+    /// The work failed in a way a retry may fix (a non-zero exit, a 5xx, a
+    /// connection refused): retried per `retries`.
+    Transient,
+    /// Retrying cannot help (an empty command, an unknown HTTP method, a
+    /// template that cannot render): failed at once, no retry.
+    Permanent,
+    /// `execution_timeout` ended the try: retried per `retries`.
+    TimedOut,
+    /// The context's token fired: the run was cancelled.
     Cancelled,
     /// airless is stopping and the remote job goes on: the try stays
     /// `running` and is resumed after the restart. Not a failure.
     Detached,
 }
 
-/// A failed try: an outcome to record, not a crash.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+/// A failed try: an outcome to record, not a crash. Carries its kind and,
+/// where a library error caused it, that error as its source.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", self.describe())]
 pub struct TaskError {
     pub kind: FailureKind,
     pub message: String,
+    #[source]
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl TaskError {
-    pub fn failed(message: impl Into<String>) -> Self {
+    fn new(kind: FailureKind, message: impl Into<String>) -> Self {
         TaskError {
-            kind: FailureKind::Error,
+            kind,
             message: message.into(),
+            source: None,
         }
+    }
+
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::new(FailureKind::Transient, message)
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::new(FailureKind::Permanent, message)
+    }
+
+    pub fn timed_out(message: impl Into<String>) -> Self {
+        Self::new(FailureKind::TimedOut, message)
     }
 
     pub fn cancelled(message: impl Into<String>) -> Self {
-        TaskError {
-            kind: FailureKind::Cancelled,
-            message: message.into(),
-        }
+        Self::new(FailureKind::Cancelled, message)
     }
 
     pub fn detached(message: impl Into<String>) -> Self {
-        TaskError {
-            kind: FailureKind::Detached,
-            message: message.into(),
+        Self::new(FailureKind::Detached, message)
+    }
+
+    /// The same error, caused by `source`.
+    pub fn caused_by(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// The message and its causes, `what: why: root`, as a person reads it.
+    pub fn describe(&self) -> String {
+        match &self.source {
+            Some(source) => format!("{}: {}", self.message, error_chain(source.as_ref())),
+            None => self.message.clone(),
         }
+    }
+
+    /// Whether a retry may help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.kind, FailureKind::Transient | FailureKind::TimedOut)
+    }
+}
+
+impl PartialEq for TaskError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.describe() == other.describe()
     }
 }
 

@@ -22,14 +22,14 @@ pub use source::redact;
 const PYTHON_MAX_OFFSET: u64 = 11_000;
 
 pub async fn run(spec: &EmulateSpec, ctx: &TaskContext) -> TaskResult {
-    let posts = spec.records.whole("records").map_err(TaskError::failed)?;
-    let seed = spec.seed.whole("seed").map_err(TaskError::failed)?;
+    let posts = spec.records.whole("records").map_err(TaskError::permanent)?;
+    let seed = spec.seed.whole("seed").map_err(TaskError::permanent)?;
     let rate = spec
         .rate
         .as_ref()
         .map(|r| r.positive("rate"))
         .transpose()
-        .map_err(TaskError::failed)?;
+        .map_err(TaskError::transient)?;
     ctx.log.line(&format!(
         "emulating {posts} post(s) from {} ({} table(s)), sampler {:?}, seed {seed}{}",
         source::redact(&spec.source),
@@ -64,7 +64,7 @@ pub async fn run(spec: &EmulateSpec, ctx: &TaskContext) -> TaskResult {
         };
         for (table, topic) in &spec.streams {
             let Some(row) = source.row(table, offset).await? else {
-                return Err(TaskError::failed(format!(
+                return Err(TaskError::transient(format!(
                     "table `{table}` has no row at offset {offset}"
                 )));
             };

@@ -37,7 +37,7 @@ pub async fn run(spec: &DatabricksSpec, ctx: &TaskContext) -> TaskResult {
     };
     let env = |name: &str| ctx.env.get(name).cloned();
     let creds =
-        auth::resolve(&overrides, &env).map_err(|err| TaskError::failed(err.to_string()))?;
+        auth::resolve(&overrides, &env).map_err(|err| TaskError::transient(err.to_string()))?;
     for secret in creds.secrets() {
         ctx.log.add_secret(&secret);
     }
@@ -52,7 +52,7 @@ pub async fn run(spec: &DatabricksSpec, ctx: &TaskContext) -> TaskResult {
         .unwrap_or_else(|_| ctx.http.clone());
     let client = JobsClient::new(http, creds, ctx.clock.clone());
     let poll = match &spec.poll_interval {
-        Some(text) => duration::parse(text).map_err(|e| TaskError::failed(e.to_string()))?,
+        Some(text) => duration::parse(text).map_err(|e| TaskError::transient(e.to_string()))?,
         None => DEFAULT_POLL,
     };
 
@@ -60,7 +60,7 @@ pub async fn run(spec: &DatabricksSpec, ctx: &TaskContext) -> TaskResult {
     let run_id = match &resumed {
         Some(external) => {
             let id = external.id.parse::<i64>().map_err(|_| {
-                TaskError::failed(format!(
+                TaskError::transient(format!(
                     "the recorded Databricks run id `{}` is not a number",
                     external.id
                 ))
@@ -77,15 +77,15 @@ pub async fn run(spec: &DatabricksSpec, ctx: &TaskContext) -> TaskResult {
     let first = client.get_run(run_id).await;
     mask_secrets(&client, ctx);
     let mut status = first.map_err(|err| {
-        TaskError::failed(format!("Databricks run {run_id}: {}", error_chain(&err)))
+        TaskError::transient(format!("Databricks run {run_id}: {}", error_chain(&err)))
     })?;
     if resumed.is_none() {
         let external = External {
             id: run_id.to_string(),
             url: status.run_page_url.clone(),
         };
-        ctx.recorder.record(&external).await.map_err(|err| {
-            TaskError::failed(format!("cannot record Databricks run {run_id}: {err}"))
+        ctx.recorder.external(&external).await.map_err(|err| {
+            TaskError::transient(format!("cannot record Databricks run {run_id}: {err}"))
         })?;
     }
     ctx.log.line(&format!(
@@ -117,7 +117,7 @@ pub async fn run(spec: &DatabricksSpec, ctx: &TaskContext) -> TaskResult {
             ctx.log
                 .line("execution_timeout reached: cancelling the Databricks run");
             let status = cancel_and_wait(&client, run_id, poll, ctx).await;
-            return Err(TaskError::failed(format!(
+            return Err(TaskError::transient(format!(
                 "timed out (execution_timeout); Databricks run {run_id} cancelled, it ended {}: {}",
                 describe(&status),
                 status.run_page_url.as_deref().unwrap_or_default()
@@ -160,7 +160,7 @@ pub async fn run(spec: &DatabricksSpec, ctx: &TaskContext) -> TaskResult {
                 error_chain(&err)
             )),
             Err(err) => {
-                return Err(TaskError::failed(format!(
+                return Err(TaskError::transient(format!(
                     "Databricks run {run_id}: {}",
                     error_chain(&err)
                 )));
@@ -170,7 +170,7 @@ pub async fn run(spec: &DatabricksSpec, ctx: &TaskContext) -> TaskResult {
     if status.is_success() {
         Ok(output(&status))
     } else {
-        Err(TaskError::failed(format!(
+        Err(TaskError::transient(format!(
             "Databricks run {run_id} ended {}: {} — {}",
             describe(&status),
             if status.state_message.is_empty() {
@@ -205,9 +205,9 @@ async fn submit(
     let submitted = if let Some(job) = &spec.job_id {
         let job_id = job
             .whole("job_id")
-            .map_err(TaskError::failed)
+            .map_err(TaskError::transient)
             .and_then(|id| {
-                i64::try_from(id).map_err(|_| TaskError::failed("`job_id` is too large"))
+                i64::try_from(id).map_err(|_| TaskError::permanent("`job_id` is too large"))
             })?;
         ctx.log.line(&format!(
             "jobs/run-now job {job_id} (idempotency token {token})"
@@ -244,7 +244,7 @@ async fn submit(
                         (Some(id), _) => Cluster::Existing(id.clone()),
                         (None, Some(spec)) => Cluster::New(serde_json::Value::Object(spec.clone())),
                         (None, None) => {
-                            return Err(TaskError::failed(
+                            return Err(TaskError::transient(
                                 "a notebook run needs `existing_cluster_id` or `new_cluster`",
                             ));
                         }
@@ -254,7 +254,7 @@ async fn submit(
             .await
     };
     submitted.map_err(|err| {
-        TaskError::failed(format!(
+        TaskError::transient(format!(
             "cannot start the Databricks run: {}",
             error_chain(&err)
         ))

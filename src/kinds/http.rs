@@ -4,12 +4,12 @@
 
 use std::str::FromStr;
 
-use super::{TaskContext, TaskError, TaskResult, error_chain, output_from_text};
+use super::{TaskContext, TaskError, TaskResult, output_from_text};
 use crate::dag::HttpSpec;
 
 pub async fn run(spec: &HttpSpec, ctx: &TaskContext) -> TaskResult {
     let method = reqwest::Method::from_str(&spec.method)
-        .map_err(|_| TaskError::failed(format!("unknown HTTP method `{}`", spec.method)))?;
+        .map_err(|_| TaskError::permanent(format!("unknown HTTP method `{}`", spec.method)))?;
     ctx.log.line(&format!("{} {}", spec.method, spec.url));
     let mut request = ctx.http.request(method, &spec.url);
     for (name, value) in &spec.headers {
@@ -19,12 +19,12 @@ pub async fn run(spec: &HttpSpec, ctx: &TaskContext) -> TaskResult {
         request = request.json(body);
     }
     let response = tokio::select! {
-        response = request.send() => response.map_err(|err| TaskError::failed(format!("request to {} failed: {}", spec.url, error_chain(&err))))?,
+        response = request.send() => response.map_err(|err| TaskError::transient(format!("request to {} failed", spec.url)).caused_by(err))?,
         () = ctx.cancel.cancelled() => return Err(TaskError::cancelled("the request was abandoned")),
     };
     let status = response.status();
     let body = tokio::select! {
-        body = response.text() => body.map_err(|err| TaskError::failed(format!("cannot read the response body: {err}")))?,
+        body = response.text() => body.map_err(|err| TaskError::transient(format!("cannot read the response body: {err}")))?,
         () = ctx.cancel.cancelled() => return Err(TaskError::cancelled("the request was abandoned")),
     };
     ctx.log
@@ -36,7 +36,7 @@ pub async fn run(spec: &HttpSpec, ctx: &TaskContext) -> TaskResult {
     if !expected {
         let excerpt: String = body.chars().take(500).collect();
         ctx.log.line(&excerpt);
-        return Err(TaskError::failed(format!(
+        return Err(TaskError::transient(format!(
             "{} {} answered {status}: {excerpt}",
             spec.method, spec.url
         )));

@@ -67,7 +67,7 @@ fn consumer_name(ctx: &TaskContext) -> String {
 }
 
 fn kafka(err: KafkaRestError) -> TaskError {
-    TaskError::failed(error_chain(&err))
+    TaskError::transient(error_chain(&err))
 }
 
 /// Per topic: where the group stands, where the topic ends, what is buffered.
@@ -133,7 +133,7 @@ async fn land(
                     .filter(|(_, p)| p.next < p.end)
                     .map(|(t, p)| format!("{t} at {} of {}", p.next, p.end))
                     .collect();
-                return Err(TaskError::failed(format!(
+                return Err(TaskError::transient(format!(
                     "the proxy returned no records for {}s while {} still had records",
                     STALL_LIMIT.as_secs(),
                     waiting.join(", ")
@@ -151,7 +151,7 @@ async fn land(
                 continue;
             }
             if record.offset != p.next {
-                return Err(TaskError::failed(format!(
+                return Err(TaskError::transient(format!(
                     "{}: expected offset {} but the proxy returned {}; records were skipped, so this try stops and the retry resumes from the last commit",
                     record.topic, p.next, record.offset
                 )));
@@ -184,7 +184,7 @@ async fn flush(
     let records = std::mem::take(&mut p.buffer);
     lake.write(topic, 0, p.buffer_start, &records).await?;
     consumer.commit(&[(topic, 0, p.next)]).await.map_err(|err| {
-        TaskError::failed(format!("{topic}: the object at offset {} is written but committing offset {} failed ({}); the retry rewrites the same object", p.buffer_start, p.next, kafka(err).message))
+        TaskError::transient(format!("{topic}: the object at offset {} is written but committing offset {} failed ({}); the retry rewrites the same object", p.buffer_start, p.next, kafka(err).message))
     })?;
     p.landed += records.len() as u64;
     ctx.log.line(&format!(

@@ -27,7 +27,7 @@ pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
         }
         ShellCommand::Argv(argv) => {
             let Some((program, args)) = argv.split_first() else {
-                return Err(TaskError::failed("the command list is empty"));
+                return Err(TaskError::permanent("the command list is empty"));
             };
             ctx.log.line(&format!("running: {argv:?}"));
             let mut c = Command::new(program);
@@ -56,12 +56,22 @@ pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
     }
     let mut child = command
         .spawn()
-        .map_err(|err| TaskError::failed(format!("cannot start the command: {err}")))?;
+        .map_err(|err| TaskError::transient("cannot start the command").caused_by(err))?;
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
     ctx.log.line(&format!(
         "started process group {}",
         child.id().unwrap_or(0)
     ));
+    // written down before anything else happens, so that if airless dies
+    // now, whoever adopts the run kills this group before the retry
+    if let Some(pgid) = pgid
+        && let Err(err) = ctx.recorder.process_group(pgid.as_raw()).await
+    {
+        let _ = killpg(pgid, Signal::SIGKILL);
+        return Err(TaskError::transient(format!(
+            "cannot record process group {pgid}, so it was killed: {err}"
+        )));
+    }
 
     let stdout = child
         .stdout
@@ -73,7 +83,7 @@ pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
         .map(|err| tokio::spawn(pump(err, ctx.log.clone(), false)));
 
     let status = tokio::select! {
-        status = child.wait() => status.map_err(|err| TaskError::failed(format!("cannot wait for the command: {err}")))?,
+        status = child.wait() => status.map_err(|err| TaskError::transient(format!("cannot wait for the command: {err}")))?,
         () = ctx.cancel.cancelled() => {
             kill_group(pgid, &mut child, ctx).await;
             return Err(TaskError::cancelled("the command was killed"));
@@ -101,7 +111,7 @@ pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
             None => "command was killed by a signal".to_string(),
         };
         ctx.log.line(&message);
-        Err(TaskError::failed(message))
+        Err(TaskError::transient(message))
     }
 }
 

@@ -24,7 +24,7 @@ impl Lake {
     /// missing bucket or bad credentials fail before anything is read.
     pub async fn open(sink: &SinkSpec) -> Result<Lake, TaskError> {
         match sink {
-            SinkSpec::KafkaRest { .. } | SinkSpec::KinesisRest { .. } => Err(TaskError::failed(
+            SinkSpec::KafkaRest { .. } | SinkSpec::KinesisRest { .. } => Err(TaskError::transient(
                 format!("`{}` is not a lake: use kind dir or s3", sink.kind()),
             )),
             SinkSpec::Dir { path, prefix } => {
@@ -49,10 +49,10 @@ impl Lake {
                 };
                 let s3 = LakeS3::connect(&settings)
                     .await
-                    .map_err(|e| TaskError::failed(e.to_string()))?;
+                    .map_err(|e| TaskError::transient(e.to_string()))?;
                 s3.check_bucket()
                     .await
-                    .map_err(|e| TaskError::failed(e.to_string()))?;
+                    .map_err(|e| TaskError::transient(e.to_string()))?;
                 Ok(Lake::S3 {
                     s3,
                     prefix: prefix.clone(),
@@ -75,7 +75,7 @@ impl Lake {
                 let keys = s3
                     .list(&folder)
                     .await
-                    .map_err(|e| TaskError::failed(e.to_string()))?;
+                    .map_err(|e| TaskError::transient(e.to_string()))?;
                 let last = keys
                     .iter()
                     .filter_map(|k| {
@@ -95,7 +95,7 @@ impl Lake {
                         let body = s3
                             .get(key)
                             .await
-                            .map_err(|e| TaskError::failed(e.to_string()))?
+                            .map_err(|e| TaskError::transient(e.to_string()))?
                             .unwrap_or_default();
                         offset
                             + body
@@ -132,7 +132,7 @@ impl Lake {
                 let key = object_key(prefix, topic, partition, offset);
                 s3.put(&key, object_body(records))
                     .await
-                    .map_err(|e| TaskError::failed(format!("writing {key}: {e}")))
+                    .map_err(|e| TaskError::transient(format!("writing {key}: {e}")))
             }
         }
     }
@@ -196,7 +196,7 @@ impl DirLake {
             .root
             .join(object_key(&self.prefix, topic, partition, offset));
         let io = |what: &str, err: std::io::Error| {
-            TaskError::failed(format!("cannot {what} {}: {err}", path.display()))
+            TaskError::transient(format!("cannot {what} {}: {err}", path.display()))
         };
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir)
@@ -223,7 +223,7 @@ impl DirLake {
             Ok(entries) => entries,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(err) => {
-                return Err(TaskError::failed(format!(
+                return Err(TaskError::transient(format!(
                     "cannot list {}: {err}",
                     dir.display()
                 )));
@@ -248,7 +248,7 @@ impl DirLake {
         };
         let text = tokio::fs::read_to_string(&path)
             .await
-            .map_err(|e| TaskError::failed(format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|e| TaskError::transient(format!("cannot read {}: {e}", path.display())))?;
         Ok(offset + text.lines().count() as i64)
     }
 }

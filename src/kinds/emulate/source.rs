@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use sqlx::{Column, MySqlPool, Row, SqlitePool, TypeInfo};
 
 use super::demo;
-use crate::executor::TaskError;
+use crate::kinds::TaskError;
 
 /// An open source of posts.
 pub enum Source {
@@ -35,7 +35,7 @@ impl Source {
     pub async fn open(url: &str) -> Result<Source, TaskError> {
         let shown = redact(url);
         let connect_error = |err: sqlx::Error| {
-            TaskError::failed(format!(
+            TaskError::transient(format!(
                 "cannot connect to the source database {shown}: {}",
                 database_message(&err)
             ))
@@ -59,7 +59,7 @@ impl Source {
                 .map_err(connect_error)?;
             Ok(Source::Sqlite(pool))
         } else {
-            Err(TaskError::failed(format!(
+            Err(TaskError::transient(format!(
                 "unknown source `{shown}`: use demo, mysql://… or sqlite://…"
             )))
         }
@@ -79,10 +79,10 @@ impl Source {
     ) -> Result<Option<Map<String, Value>>, TaskError> {
         let sql = format!("SELECT * FROM `{table}` LIMIT {offset}, 1");
         let query_error = |err: sqlx::Error| match &err {
-            sqlx::Error::Database(db) if is_missing_table(db.as_ref()) => TaskError::failed(
+            sqlx::Error::Database(db) if is_missing_table(db.as_ref()) => TaskError::transient(
                 format!("table `{table}` does not exist in the source database"),
             ),
-            _ => TaskError::failed(format!(
+            _ => TaskError::transient(format!(
                 "reading `{table}` failed: {}",
                 database_message(&err)
             )),
@@ -90,7 +90,7 @@ impl Source {
         match self {
             Source::Demo => {
                 let Some(table) = demo::Table::ALL.into_iter().find(|t| t.name() == table) else {
-                    return Err(TaskError::failed(format!(
+                    return Err(TaskError::transient(format!(
                         "the demo source has no table `{table}`"
                     )));
                 };
@@ -135,7 +135,7 @@ fn database_message(err: &sqlx::Error) -> String {
 }
 
 fn decode_error(column: &str, err: sqlx::Error) -> TaskError {
-    TaskError::failed(format!("cannot read column `{column}`: {err}"))
+    TaskError::transient(format!("cannot read column `{column}`: {err}"))
 }
 
 fn mysql_json(row: &sqlx::mysql::MySqlRow) -> Result<Map<String, Value>, TaskError> {

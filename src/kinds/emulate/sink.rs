@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::clients::kafka_rest::KafkaRestClient;
 use crate::clients::kinesis_rest::KinesisRestClient;
 use crate::dag::spec::SinkSpec;
-use crate::executor::{TaskContext, TaskError, error_chain, lake};
+use crate::kinds::{TaskContext, TaskError, error_chain, lake};
 
 pub enum Sink {
     Kafka {
@@ -36,13 +36,13 @@ impl Sink {
         Ok(match spec {
             SinkSpec::KafkaRest { url, batch_size } => Sink::Kafka {
                 client: KafkaRestClient::new(url, ctx.http.clone())
-                    .map_err(|e| TaskError::failed(e.to_string()))?,
+                    .map_err(|e| TaskError::transient(e.to_string()))?,
                 batch_size: (*batch_size).max(1),
                 pending: BTreeMap::new(),
             },
             SinkSpec::KinesisRest { url } => Sink::Kinesis {
                 client: KinesisRestClient::new(url, ctx.http.clone())
-                    .map_err(|e| TaskError::failed(e.to_string()))?,
+                    .map_err(|e| TaskError::transient(e.to_string()))?,
             },
             SinkSpec::Dir { .. } | SinkSpec::S3 { .. } => Sink::Lake {
                 lake: lake::Lake::open(spec).await?,
@@ -69,7 +69,7 @@ impl Sink {
             }
             Sink::Kinesis { client } => {
                 client.put_record(topic, &record, key).await.map_err(|e| {
-                    TaskError::failed(format!(
+                    TaskError::transient(format!(
                         "sending to Kinesis stream `{topic}` failed: {}",
                         error_chain(&e)
                     ))
@@ -126,7 +126,7 @@ async fn produce(
         .await
         .map(|_| ())
         .map_err(|e| {
-            TaskError::failed(format!(
+            TaskError::transient(format!(
                 "producing to topic `{topic}` failed: {}",
                 error_chain(&e)
             ))

@@ -1,0 +1,555 @@
+//! The SQLite store (the default, embedded): WAL mode, migrations in
+//! `migrations/sqlite`, compare-and-swap writes, and the triggers that record
+//! every try in the same statement that moves its task instance. Nothing
+//! SQLite-specific leaves this module.
+
+mod reads;
+mod rows;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::{Access, Fence, NewDagRun, NewDagVersion, StateWrite, StoreError, TryEnd};
+use crate::model::{DagId, DagRun, Lease, Owner, ProcessGroup, RunState, TaskState};
+use rows::Rec;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::Database(err.to_string())
+    }
+}
+
+/// A handle on one SQLite database; cheap to clone.
+#[derive(Debug, Clone)]
+pub(super) struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database at `path`. Read-write: created if missing, WAL,
+    /// every migration applied, SQLite's automatic checkpoints off (the
+    /// daemon checkpoints in the background so no state change waits for
+    /// one). Read-only: never created, migrated or written.
+    pub(super) async fn open(path: &Path, access: Access) -> Result<SqliteStore, StoreError> {
+        let open_error = |err: sqlx::Error| StoreError::Open {
+            path: path.display().to_string(),
+            message: err.to_string(),
+        };
+        let mut options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(open_error)?
+            .filename(path)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        options = match access {
+            Access::ReadWrite => options
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .pragma("wal_autocheckpoint", "0"),
+            Access::ReadOnly => {
+                if !path.exists() {
+                    return Err(StoreError::Missing(path.display().to_string()));
+                }
+                options.read_only(true)
+            }
+        };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(open_error)?;
+        if access == Access::ReadWrite {
+            sqlx::migrate!("./migrations/sqlite")
+                .run(&pool)
+                .await
+                .map_err(|err| StoreError::Migrate(err.to_string()))?;
+        }
+        Ok(SqliteStore { pool })
+    }
+}
+
+fn expect_one(rows: u64, what: impl FnOnce() -> String, expected: &str) -> Result<(), StoreError> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict {
+            what: what(),
+            expected: expected.to_string(),
+        })
+    }
+}
+
+/// The clause that fences a task-instance write by its run's lease.
+const TI_FENCE: &str = "(?fence IS NULL OR (SELECT lease_owner FROM dag_runs WHERE dag_runs.id = task_instances.dag_run_id) = ?fence)";
+
+/// Replaces the named `?fence` placeholder with a numbered one.
+fn fenced(sql: &str, n: usize) -> String {
+    sql.replace("?fence", &format!("?{n}"))
+}
+
+#[async_trait::async_trait]
+impl StateWrite for SqliteStore {
+    async fn insert_owner(&self, owner: &Owner) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO owners (id, kind, host, pid, pid_start, boot_id, started_at, heartbeat_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&owner.id)
+        .bind(owner.kind.as_str())
+        .bind(&owner.host)
+        .bind(owner.pid)
+        .bind(owner.pid_start as i64)
+        .bind(&owner.boot_id)
+        .bind(owner.started_at)
+        .bind(owner.heartbeat_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_scheduler(
+        &self,
+        owner: &str,
+        observed: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO scheduler_lock (id, owner_id) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET owner_id = excluded.owner_id
+             WHERE scheduler_lock.owner_id IS ?2",
+        )
+        .bind(owner)
+        .bind(observed)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn heartbeat(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE owners SET heartbeat_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        let held: Vec<i64> = sqlx::query_scalar(
+            "UPDATE dag_runs SET lease_expires_at = ?1
+             WHERE lease_owner = ?2 AND state IN ('queued', 'running') RETURNING id",
+        )
+        .bind(lease_until)
+        .bind(owner)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(held)
+    }
+
+    async fn stop_owner(&self, owner: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE owners SET stopped_at = ?, heartbeat_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(now)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE dag_runs SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ?",
+        )
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM scheduler_lock WHERE owner_id = ?")
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn register_dags(
+        &self,
+        dags: &[NewDagVersion<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::with_capacity(dags.len());
+        for dag in dags {
+            sqlx::query(
+                "INSERT INTO dags (dag_id, is_paused, fileloc, last_parsed_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (dag_id) DO UPDATE SET fileloc = excluded.fileloc, last_parsed_at = excluded.last_parsed_at",
+            )
+            .bind(dag.dag_id.as_str())
+            .bind(dag.is_paused_upon_creation)
+            .bind(&dag.fileloc)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let known: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM dag_versions WHERE dag_id = ? AND hash = ?")
+                    .bind(dag.dag_id.as_str())
+                    .bind(dag.hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let id = match known {
+                Some(id) => id,
+                None => {
+                    sqlx::query_scalar(
+                        "INSERT INTO dag_versions (dag_id, version_number, hash, source, fileloc, created_at)
+                         VALUES (?1, (SELECT COALESCE(MAX(version_number), 0) + 1 FROM dag_versions WHERE dag_id = ?1), ?2, ?3, ?4, ?5)
+                         RETURNING id",
+                    )
+                    .bind(dag.dag_id.as_str())
+                    .bind(dag.hash)
+                    .bind(dag.source)
+                    .bind(&dag.fileloc)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?
+                }
+            };
+            sqlx::query("UPDATE dags SET latest_version = ? WHERE dag_id = ?")
+                .bind(id)
+                .bind(dag.dag_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    async fn set_paused(&self, dag_id: &DagId, paused: bool) -> Result<bool, StoreError> {
+        let known: Option<bool> = sqlx::query_scalar("SELECT is_paused FROM dags WHERE dag_id = ?")
+            .bind(dag_id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        match known {
+            None => Err(StoreError::NotFound(format!("DAG `{dag_id}`"))),
+            Some(now) if now == paused => Ok(false),
+            Some(now) => {
+                let done =
+                    sqlx::query("UPDATE dags SET is_paused = ? WHERE dag_id = ? AND is_paused = ?")
+                        .bind(paused)
+                        .bind(dag_id.as_str())
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+    }
+
+    async fn create_dag_run(&self, new: &NewDagRun<'_>) -> Result<DagRun, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO dag_runs (dag_id, run_id, run_type, state, logical_date, data_interval_start,
+                                   data_interval_end, conf, queued_at, dag_version, lease_owner, lease_expires_at)
+             VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(new.dag_id.as_str())
+        .bind(new.run_id.as_str())
+        .bind(new.run_type.as_str())
+        .bind(new.logical_date)
+        .bind(new.data_interval.0)
+        .bind(new.data_interval.1)
+        .bind(new.conf.to_string())
+        .bind(new.now)
+        .bind(new.dag_version)
+        .bind(new.lease.as_ref().map(|l| l.owner.as_str()))
+        .bind(new.lease.as_ref().map(|l| l.expires_at))
+        .execute(&mut *tx)
+        .await;
+        let id = match inserted {
+            Ok(done) => done.last_insert_rowid(),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                return Err(if db.message().contains("logical_date") {
+                    StoreError::DuplicateInterval {
+                        dag_id: new.dag_id.clone(),
+                        logical_date: new.logical_date,
+                    }
+                } else {
+                    StoreError::DuplicateRun {
+                        dag_id: new.dag_id.clone(),
+                        run_id: new.run_id.clone(),
+                    }
+                });
+            }
+            Err(err) => return Err(err.into()),
+        };
+        for (task_id, max_tries) in &new.tasks {
+            sqlx::query("INSERT INTO task_instances (dag_run_id, task_id, state, max_tries) VALUES (?, ?, 'none', ?)")
+                .bind(id)
+                .bind(task_id.as_str())
+                .bind(max_tries)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let run = sqlx::query_as::<_, Rec<DagRun>>("SELECT * FROM dag_runs WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .0;
+        tx.commit().await?;
+        Ok(run)
+    }
+
+    async fn claim_run(
+        &self,
+        id: i64,
+        owner: &str,
+        until: DateTime<Utc>,
+        observed: Option<&Lease>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE dag_runs SET lease_owner = ?1, lease_expires_at = ?2
+             WHERE id = ?3 AND state IN ('queued', 'running')
+               AND lease_owner IS ?4 AND (?5 IS NULL OR lease_expires_at = ?5)",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(id)
+        .bind(observed.map(|l| l.owner.as_str()))
+        .bind(observed.map(|l| l.expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_run(&self, id: i64, owner: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE dag_runs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?",
+        )
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_run_state(
+        &self,
+        id: i64,
+        from: RunState,
+        to: RunState,
+        now: DateTime<Utc>,
+        fence: Fence<'_>,
+    ) -> Result<(), StoreError> {
+        from.transition(to)
+            .map_err(|e| StoreError::Conflict {
+                what: format!("DagRun #{id}"),
+                expected: e.to_string(),
+            })?;
+        let done = sqlx::query(
+            "UPDATE dag_runs SET state = ?1,
+                start_date = CASE WHEN ?1 = 'running' AND start_date IS NULL THEN ?2 ELSE start_date END,
+                end_date = CASE WHEN ?1 IN ('success', 'failed') THEN ?2 WHEN ?1 = 'queued' THEN NULL ELSE end_date END
+             WHERE id = ?3 AND state = ?4 AND (?5 IS NULL OR lease_owner = ?5)",
+        )
+        .bind(to.as_str())
+        .bind(now)
+        .bind(id)
+        .bind(from.as_str())
+        .bind(fence)
+        .execute(&self.pool)
+        .await?;
+        expect_one(
+            done.rows_affected(),
+            || format!("DagRun #{id}"),
+            from.as_str(),
+        )
+    }
+
+    async fn set_task_state(
+        &self,
+        ti_id: i64,
+        from: TaskState,
+        to: TaskState,
+        now: DateTime<Utc>,
+        fence: Fence<'_>,
+    ) -> Result<(), StoreError> {
+        from.transition(to)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sql = fenced(
+            &format!(
+                "UPDATE task_instances SET state = ?1,
+                    end_date = CASE WHEN ?1 IN ('skipped', 'upstream_failed', 'failed', 'success') THEN ?2 WHEN ?1 = 'none' THEN NULL ELSE end_date END
+                 WHERE id = ?3 AND state = ?4 AND {TI_FENCE}"
+            ),
+            5,
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(to.as_str())
+            .bind(now)
+            .bind(ti_id)
+            .bind(from.as_str())
+            .bind(fence)
+            .execute(&self.pool)
+            .await?;
+        expect_one(
+            done.rows_affected(),
+            || format!("TaskInstance #{ti_id}"),
+            from.as_str(),
+        )
+    }
+
+    async fn start_try(
+        &self,
+        ti_id: i64,
+        from: TaskState,
+        try_number: u32,
+        log_path: &str,
+        now: DateTime<Utc>,
+        fence: Fence<'_>,
+    ) -> Result<(), StoreError> {
+        from.transition(TaskState::Running)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // one statement: the `task_try_started` trigger records the try
+        let sql = fenced(
+            &format!(
+                "UPDATE task_instances SET state = 'running', try_number = ?1, start_date = ?2, end_date = NULL,
+                    next_retry_at = NULL, error = NULL, external_id = NULL, external_url = NULL, log_path = ?3,
+                    pgid = NULL, pg_owner = NULL, pg_boot_id = NULL
+                 WHERE id = ?4 AND state = ?5 AND {TI_FENCE}"
+            ),
+            6,
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(try_number)
+            .bind(now)
+            .bind(log_path)
+            .bind(ti_id)
+            .bind(from.as_str())
+            .bind(fence)
+            .execute(&self.pool)
+            .await?;
+        expect_one(
+            done.rows_affected(),
+            || format!("TaskInstance #{ti_id}"),
+            from.as_str(),
+        )
+    }
+
+    async fn finish_try(
+        &self,
+        ti_id: i64,
+        try_number: u32,
+        end: &TryEnd<'_>,
+        fence: Fence<'_>,
+    ) -> Result<(), StoreError> {
+        TaskState::Running
+            .transition(end.state)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // one statement: the `task_try_ended` trigger closes the try's row
+        let sql = fenced(
+            &format!(
+                "UPDATE task_instances SET state = ?1, end_date = ?2, output = ?3, error = ?4, next_retry_at = ?5
+                 WHERE id = ?6 AND state = 'running' AND try_number = ?7 AND {TI_FENCE}"
+            ),
+            8,
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(end.state.as_str())
+            .bind(end.now)
+            .bind(end.output.map(|o| o.to_string()))
+            .bind(end.error)
+            .bind(end.next_retry_at)
+            .bind(ti_id)
+            .bind(try_number)
+            .bind(fence)
+            .execute(&self.pool)
+            .await?;
+        expect_one(
+            done.rows_affected(),
+            || format!("TaskInstance #{ti_id} try {try_number}"),
+            "running",
+        )
+    }
+
+    async fn set_external(
+        &self,
+        ti_id: i64,
+        try_number: u32,
+        external_id: &str,
+        url: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE task_instances SET external_id = ?, external_url = ? WHERE id = ? AND state = 'running' AND try_number = ?",
+        )
+        .bind(external_id)
+        .bind(url)
+        .bind(ti_id)
+        .bind(try_number)
+        .execute(&self.pool)
+        .await?;
+        expect_one(
+            done.rows_affected(),
+            || format!("TaskInstance #{ti_id} try {try_number}"),
+            "running",
+        )
+    }
+
+    async fn set_process_group(
+        &self,
+        ti_id: i64,
+        try_number: u32,
+        group: &ProcessGroup,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE task_instances SET pgid = ?, pg_owner = ?, pg_boot_id = ? WHERE id = ? AND state = 'running' AND try_number = ?",
+        )
+        .bind(group.pgid)
+        .bind(&group.owner)
+        .bind(&group.boot_id)
+        .bind(ti_id)
+        .bind(try_number)
+        .execute(&self.pool)
+        .await?;
+        expect_one(
+            done.rows_affected(),
+            || format!("TaskInstance #{ti_id} try {try_number}"),
+            "running",
+        )
+    }
+
+    async fn clear_task_instance(
+        &self,
+        ti_id: i64,
+        from: TaskState,
+        max_tries: u32,
+    ) -> Result<(), StoreError> {
+        from.transition(TaskState::None)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let done = sqlx::query(
+            "UPDATE task_instances SET state = 'none', end_date = NULL, next_retry_at = NULL,
+                error = NULL, output = NULL, max_tries = ?1
+             WHERE id = ?2 AND state = ?3",
+        )
+        .bind(max_tries)
+        .bind(ti_id)
+        .bind(from.as_str())
+        .execute(&self.pool)
+        .await?;
+        expect_one(
+            done.rows_affected(),
+            || format!("TaskInstance #{ti_id}"),
+            from.as_str(),
+        )
+    }
+
+    async fn checkpoint(&self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,337 @@
+//! The read side of the SQLite store.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::SqliteStore;
+use super::rows::{Rec, parsed};
+use crate::model::{
+    DagId, DagRecord, DagRun, DagVersion, Owner, RunId, RunState, TaskId, TaskInstance, TaskState,
+    TaskTry,
+};
+use crate::store::{
+    ClearCandidate, DagRunOrder, DagRunQuery, StateRead, StoreError, StoreMetrics,
+};
+
+fn order_column(order: DagRunOrder) -> &'static str {
+    match order {
+        DagRunOrder::Id => "id",
+        DagRunOrder::State => "state",
+        DagRunOrder::DagId => "dag_id",
+        DagRunOrder::LogicalDate => "logical_date",
+        DagRunOrder::RunId => "run_id",
+        DagRunOrder::StartDate => "start_date",
+        DagRunOrder::EndDate => "end_date",
+        DagRunOrder::ExternalTrigger => "(run_type = 'manual')",
+        DagRunOrder::Conf => "conf",
+    }
+}
+
+fn json_list<T: Copy>(items: &[T], name: impl Fn(T) -> &'static str) -> String {
+    serde_json::Value::from(items.iter().map(|s| name(*s)).collect::<Vec<_>>()).to_string()
+}
+
+#[async_trait::async_trait]
+impl StateRead for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn dags(&self) -> Result<Vec<DagRecord>, StoreError> {
+        let rows = sqlx::query_as::<_, Rec<DagRecord>>("SELECT * FROM dags ORDER BY dag_id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    async fn dag(&self, dag_id: &DagId) -> Result<Option<DagRecord>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, Rec<DagRecord>>("SELECT * FROM dags WHERE dag_id = ?")
+                .bind(dag_id.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.0),
+        )
+    }
+
+    async fn paused_dags(&self) -> Result<HashMap<String, bool>, StoreError> {
+        let rows = sqlx::query_as::<_, (String, bool)>("SELECT dag_id, is_paused FROM dags")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn dag_version(&self, id: i64) -> Result<Option<DagVersion>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, Rec<DagVersion>>("SELECT * FROM dag_versions WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.0),
+        )
+    }
+
+    async fn latest_versions_of_file(
+        &self,
+        fileloc: &str,
+    ) -> Result<Vec<DagVersion>, StoreError> {
+        let rows = sqlx::query_as::<_, Rec<DagVersion>>(
+            "SELECT v.* FROM dags d JOIN dag_versions v ON v.id = d.latest_version
+             WHERE d.fileloc = ? ORDER BY d.dag_id",
+        )
+        .bind(fileloc)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    async fn dag_run(&self, id: i64) -> Result<DagRun, StoreError> {
+        sqlx::query_as::<_, Rec<DagRun>>("SELECT * FROM dag_runs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.0)
+            .ok_or_else(|| StoreError::NotFound(format!("DagRun #{id}")))
+    }
+
+    async fn find_dag_run(
+        &self,
+        dag_id: &DagId,
+        run_id: &RunId,
+    ) -> Result<Option<DagRun>, StoreError> {
+        Ok(sqlx::query_as::<_, Rec<DagRun>>(
+            "SELECT * FROM dag_runs WHERE dag_id = ? AND run_id = ?",
+        )
+        .bind(dag_id.as_str())
+        .bind(run_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| r.0))
+    }
+
+    async fn dag_run_page(
+        &self,
+        query: &DagRunQuery<'_>,
+    ) -> Result<(Vec<DagRun>, i64), StoreError> {
+        let states = (!query.states.is_empty()).then(|| json_list(query.states, RunState::as_str));
+        let filter = "WHERE (?1 IS NULL OR dag_id = ?1)
+            AND (?2 IS NULL OR state IN (SELECT value FROM json_each(?2)))";
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM dag_runs {filter}"
+        )))
+        .bind(query.dag_id.map(DagId::as_str))
+        .bind(states.as_deref())
+        .fetch_one(&self.pool)
+        .await?;
+        let direction = if query.descending { "DESC" } else { "ASC" };
+        // the column comes from a closed enum, never from the request
+        let sql = format!(
+            "SELECT * FROM dag_runs {filter} ORDER BY {} {direction}, id {direction} LIMIT ?3 OFFSET ?4",
+            order_column(query.order)
+        );
+        let rows = sqlx::query_as::<_, Rec<DagRun>>(sqlx::AssertSqlSafe(sql))
+            .bind(query.dag_id.map(DagId::as_str))
+            .bind(states.as_deref())
+            .bind(query.limit)
+            .bind(query.offset)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok((rows.into_iter().map(|r| r.0).collect(), total))
+    }
+
+    async fn runs_in_state(&self, state: RunState) -> Result<Vec<DagRun>, StoreError> {
+        let rows = sqlx::query_as::<_, Rec<DagRun>>(
+            "SELECT * FROM dag_runs WHERE state = ? ORDER BY logical_date, id",
+        )
+        .bind(state.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    async fn run_at_logical_date(
+        &self,
+        dag_id: &DagId,
+        logical_date: DateTime<Utc>,
+    ) -> Result<Option<RunId>, StoreError> {
+        let run_id: Option<String> = sqlx::query_scalar(
+            "SELECT run_id FROM dag_runs WHERE dag_id = ? AND logical_date = ? LIMIT 1",
+        )
+        .bind(dag_id.as_str())
+        .bind(logical_date)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(run_id.map(RunId::new))
+    }
+
+    async fn last_scheduled_interval(
+        &self,
+        dag_id: &DagId,
+    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+        Ok(sqlx::query_as::<_, (DateTime<Utc>, DateTime<Utc>)>(
+            "SELECT data_interval_start, data_interval_end FROM dag_runs
+             WHERE dag_id = ? AND run_type = 'scheduled' ORDER BY logical_date DESC LIMIT 1",
+        )
+        .bind(dag_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn active_run_counts(&self) -> Result<HashMap<String, (u32, u32)>, StoreError> {
+        let rows = sqlx::query_as::<_, (String, u32, u32)>(
+            "SELECT dag_id, SUM(state = 'queued'), SUM(state = 'running') FROM dag_runs
+             WHERE state IN ('queued', 'running') GROUP BY dag_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(dag, queued, running)| (dag, (queued, running)))
+            .collect())
+    }
+
+    async fn task_instances(&self, dag_run_id: i64) -> Result<Vec<TaskInstance>, StoreError> {
+        let rows = sqlx::query_as::<_, Rec<TaskInstance>>(
+            "SELECT * FROM task_instances WHERE dag_run_id = ? ORDER BY id",
+        )
+        .bind(dag_run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    async fn task_tries(&self, ti_id: i64) -> Result<Vec<TaskTry>, StoreError> {
+        let rows = sqlx::query_as::<_, Rec<TaskTry>>(
+            "SELECT * FROM task_tries WHERE task_instance_id = ? ORDER BY try_number",
+        )
+        .bind(ti_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    async fn clear_candidates(
+        &self,
+        dag_id: &DagId,
+        run_id: Option<&RunId>,
+        start: Option<DateTime<Utc>>,
+        end: Option<DateTime<Utc>>,
+        states: &[TaskState],
+    ) -> Result<Vec<ClearCandidate>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT ti.id AS ti_id, ti.task_id, ti.state, ti.try_number, r.id AS dag_run_id,
+                    r.run_id, r.state AS run_state, r.logical_date
+             FROM task_instances ti JOIN dag_runs r ON r.id = ti.dag_run_id
+             WHERE r.dag_id = ?1 AND (?2 IS NULL OR r.run_id = ?2)
+               AND (?3 IS NULL OR r.logical_date >= ?3) AND (?4 IS NULL OR r.logical_date <= ?4)
+               AND ti.state IN (SELECT value FROM json_each(?5))
+             ORDER BY r.logical_date, r.id, ti.id",
+        )
+        .bind(dag_id.as_str())
+        .bind(run_id.map(RunId::as_str))
+        .bind(start)
+        .bind(end)
+        .bind(json_list(states, TaskState::as_str))
+        .fetch_all(&self.pool)
+        .await?;
+        let decode = |row: &sqlx::sqlite::SqliteRow| -> Result<ClearCandidate, sqlx::Error> {
+            Ok(ClearCandidate {
+                ti_id: row.try_get("ti_id")?,
+                task_id: TaskId::new(row.try_get::<String, _>("task_id")?),
+                state: parsed(row, "state")?,
+                try_number: row.try_get("try_number")?,
+                dag_run_id: row.try_get("dag_run_id")?,
+                run_id: RunId::new(row.try_get::<String, _>("run_id")?),
+                run_state: parsed(row, "run_state")?,
+                logical_date: row.try_get("logical_date")?,
+            })
+        };
+        Ok(rows.iter().map(decode).collect::<Result<_, _>>()?)
+    }
+
+    async fn metrics(&self) -> Result<StoreMetrics, StoreError> {
+        let mut metrics = StoreMetrics::default();
+        for row in sqlx::query(
+            "SELECT dag_id, state, COUNT(*) AS n FROM dag_runs GROUP BY dag_id, state ORDER BY dag_id, state",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            metrics.dag_runs.push((
+                DagId::new(row.try_get::<String, _>("dag_id")?),
+                parsed(&row, "state")?,
+                row.try_get("n")?,
+            ));
+        }
+        for row in sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM task_instances GROUP BY state ORDER BY state",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            metrics
+                .task_instances
+                .push((parsed(&row, "state")?, row.try_get("n")?));
+        }
+        for row in sqlx::query(
+            "SELECT r.dag_id, ti.task_id,
+                    SUM(MAX(0.0, (julianday(ti.end_date) - julianday(ti.start_date)) * 86400.0)) AS total,
+                    COUNT(*) AS n
+             FROM task_instances ti JOIN dag_runs r ON r.id = ti.dag_run_id
+             WHERE ti.state IN ('success', 'failed') AND ti.start_date IS NOT NULL AND ti.end_date IS NOT NULL
+             GROUP BY r.dag_id, ti.task_id ORDER BY r.dag_id, ti.task_id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            metrics.task_durations.push((
+                DagId::new(row.try_get::<String, _>("dag_id")?),
+                TaskId::new(row.try_get::<String, _>("task_id")?),
+                row.try_get("total")?,
+                row.try_get("n")?,
+            ));
+        }
+        // a scheduled run is due when its data interval ends (the tick itself
+        // for the trigger timetable, whose interval is empty); any other run
+        // when it was queued
+        for row in sqlx::query(
+            "SELECT dag_id,
+                    SUM(MAX(0.0, (julianday(start_date) - julianday(
+                        CASE WHEN run_type = 'scheduled' THEN data_interval_end ELSE queued_at END)) * 86400.0)) AS total,
+                    COUNT(*) AS n
+             FROM dag_runs WHERE start_date IS NOT NULL GROUP BY dag_id ORDER BY dag_id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            metrics.scheduling_delays.push((
+                DagId::new(row.try_get::<String, _>("dag_id")?),
+                row.try_get("total")?,
+                row.try_get("n")?,
+            ));
+        }
+        Ok(metrics)
+    }
+
+    async fn owner(&self, id: &str) -> Result<Option<Owner>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, Rec<Owner>>("SELECT * FROM owners WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.0),
+        )
+    }
+
+    async fn scheduler_holder(&self) -> Result<Option<Owner>, StoreError> {
+        Ok(sqlx::query_as::<_, Rec<Owner>>(
+            "SELECT o.* FROM scheduler_lock l JOIN owners o ON o.id = l.owner_id WHERE l.id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| r.0))
+    }
+}
