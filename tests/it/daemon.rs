@@ -10,7 +10,7 @@ use airless::model::{RunState, TaskState};
 use airless::store::{RunType, Store};
 use serde_json::{Value, json};
 
-const TOKEN: &str = "daemon-test-token";
+pub(crate) const TOKEN: &str = "daemon-test-token";
 
 /// A running `airless serve` on a free loopback port; killed on drop.
 pub struct Daemon {
@@ -18,7 +18,7 @@ pub struct Daemon {
     pub base: String,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -88,6 +88,90 @@ impl Daemon {
         response.json().await.unwrap()
     }
 
+    /// A request with the token; the status and the JSON body (`null` if
+    /// the body is not JSON).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    /// A GET of a plain-text resource (a try's log): the status and the text.
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    /// The `serve` process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The loopback port it listens on.
+    pub fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// Runs a `serve` that is expected to refuse to start, with the same
+    /// settings as [`Daemon::start_with_env`]; kills it if it is still
+    /// running after 10 s. Its stderr goes to refused.log (a file, not a
+    /// pipe, so a task it started cannot hold the read open).
+    pub async fn start_expecting_failure(dir: &Path, env: &[(&str, &str)]) -> Refusal {
+        let log_path = dir.join("refused.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let started = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_airless"))
+            .arg("serve")
+            .current_dir(dir)
+            .env("AIRLESS_BIND", format!("127.0.0.1:{}", free_port()))
+            .env("AIRLESS_SHUTDOWN_GRACE", "2s")
+            .env("AIRLESS_API_TOKENS", TOKEN)
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        let took = started.elapsed();
+        Refusal {
+            code: status.and_then(|s| s.code()),
+            stderr: std::fs::read_to_string(&log_path).unwrap_or_default(),
+            took,
+        }
+    }
+
     pub fn kill_9(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
@@ -99,6 +183,14 @@ impl Daemon {
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
         self.child.wait().unwrap()
     }
+}
+
+/// What a `serve` that should not have started did: its exit code (`None`
+/// if it had to be killed), its stderr, and how long it ran.
+pub struct Refusal {
+    pub code: Option<i32>,
+    pub stderr: String,
+    pub took: Duration,
 }
 
 impl Drop for Daemon {
