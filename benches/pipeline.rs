@@ -15,11 +15,11 @@ use anyhow::{Context, anyhow, bail};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use airless::engine::{DriveOutcome, Engine, EngineSettings, RunRequest, SystemClock};
+use airless::engine::{Control, DriveOutcome, Engine, EngineSettings, RunRequest};
 use airless::kinds::emulate::demo::{self, DEMO_ROWS, Table};
 use airless::kinds::emulate::sampler::PythonRandom;
+use airless::model::{OwnerKind, RunType, SystemClock};
 use airless::model::{RunId, RunState};
-use airless::store::{RunType, Store};
 
 #[path = "../tests/it/fakes/mod.rs"]
 #[allow(dead_code)]
@@ -289,10 +289,15 @@ struct Airless {
 impl Airless {
     async fn new() -> anyhow::Result<Airless> {
         let dir = tempfile::tempdir().context("cannot create a temp dir")?;
-        let store = Store::open(&dir.path().join("airless.db")).await?;
-        let engine = Engine::new(
-            store,
+        let control = Control::open(
+            &dir.path().join("airless.db"),
+            OwnerKind::DagsTest,
             Arc::new(SystemClock),
+            Duration::from_secs(15),
+        )
+        .await?;
+        let engine = Engine::new(
+            control,
             EngineSettings {
                 parallelism: 4,
                 logs_dir: dir.path().join("logs"),
@@ -324,7 +329,11 @@ impl Airless {
             conf: json!({}),
         };
         let started = Instant::now();
-        let run = self.engine.create_run(&dag, &request).await?;
+        let run = self
+            .engine
+            .control()
+            .create_driven_run(&dag, &request)
+            .await?;
         let outcome = self
             .engine
             .drive(
@@ -335,7 +344,7 @@ impl Airless {
             )
             .await?;
         let elapsed = started.elapsed();
-        let tis = self.engine.store().task_instances(run.id).await?;
+        let tis = self.engine.reader().task_instances(run.id).await?;
         let ti = tis.first().context("the run has no task instance")?;
         match outcome {
             DriveOutcome::Finished(RunState::Success) => {

@@ -103,8 +103,11 @@ impl App {
         if adopted > 0 {
             tracing::info!(runs = adopted, "resuming runs left unfinished");
         }
-        let scheduler =
-            crate::scheduler::Scheduler::new(registry.clone(), launcher.clone(), control.clock().clone());
+        let scheduler = crate::scheduler::Scheduler::new(
+            registry.clone(),
+            launcher.clone(),
+            control.clock().clone(),
+        );
         let scheduler_task = tokio::spawn(scheduler.run(root.child_token()));
         let leases = tokio::spawn(launcher.clone().keep_leases(root.child_token()));
         let checkpoints = tokio::spawn(checkpoint_wal(control.clone(), root.child_token()));
@@ -139,7 +142,9 @@ impl App {
         if launcher.shutdown(config.shutdown_grace).await {
             tracing::info!("all running tries finished");
         } else {
-            tracing::warn!("shutdown grace ran out: unfinished tries are retried after the restart");
+            tracing::warn!(
+                "shutdown grace ran out: unfinished tries are retried after the restart"
+            );
         }
         if let Err(err) = control.stop().await {
             tracing::warn!("cannot record the stop: {err}");

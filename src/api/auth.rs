@@ -11,8 +11,8 @@ use base64::Engine as _;
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
-use super::error::ApiError;
 use super::AppState;
+use super::error::ApiError;
 
 /// Lets a request through when auth is off (no tokens configured) or it
 /// carries one of the tokens.

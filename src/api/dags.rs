@@ -6,10 +6,10 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 
+use super::AppState;
 use super::dto::{DagCollection, DagJson, ImportErrorCollection, ImportErrorJson, Iso};
 use super::error::ApiError;
 use super::extract::{Body, Params, Segments};
-use super::AppState;
 use crate::dag::{Dag, DagBag};
 use crate::model::DagId;
 use crate::model::DagRecord;
@@ -33,7 +33,8 @@ pub async fn list(
     }
 
     let bag = state.dags.snapshot();
-    let mut rows: BTreeMap<DagId, DagRecord> = state.reader()
+    let mut rows: BTreeMap<DagId, DagRecord> = state
+        .reader()
         .dags()
         .await?
         .into_iter()
@@ -156,7 +157,8 @@ async fn dag_json(
 ) -> Result<DagJson, ApiError> {
     let next = match dag {
         Some(dag) if dag.timetable.schedule.is_some() => {
-            let last = state.reader()
+            let last = state
+                .reader()
                 .last_scheduled_interval(dag_id)
                 .await?
                 .map(|(start, end)| crate::dag::DataInterval { start, end });

@@ -10,9 +10,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::AppState;
 use super::dto::iso;
 use super::error::ApiError;
-use super::AppState;
 use crate::model::{RunState, TaskState};
 
 /// Airflow's `HealthInfo`: the scheduler is healthy when its last pass is

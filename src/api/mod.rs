@@ -9,9 +9,9 @@ mod dag_runs;
 mod dags;
 pub mod dto;
 pub mod error;
-mod state;
 mod extract;
 mod health;
+mod state;
 mod task_instances;
 
 use axum::Router;
@@ -21,8 +21,8 @@ use axum::middleware;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
-pub use state::AppState;
 use error::ApiError;
+pub use state::AppState;
 
 /// The largest request body accepted (413 above it).
 pub const MAX_BODY: usize = 1024 * 1024;

@@ -10,13 +10,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::AppState;
 use super::dto::{
     Iso, TaskInstanceCollection, TaskInstanceJson, TaskInstanceReference,
     TaskInstanceReferenceCollection,
 };
 use super::error::ApiError;
 use super::extract::{Body, Params, Segments, parse_time};
-use super::AppState;
 use crate::model::{DagId, RunId, RunState, TaskState};
 use crate::model::{DagRun, TaskInstance};
 
@@ -39,7 +39,8 @@ pub async fn list(
             }
         })
         .collect();
-    let Some(run) = state.reader()
+    let Some(run) = state
+        .reader()
         .find_dag_run(&DagId::new(&dag_id), &RunId::new(&run_id))
         .await?
     else {
@@ -49,7 +50,8 @@ pub async fn list(
         }));
     };
     let dag = state.dags.get(&dag_id);
-    let mut tis: Vec<TaskInstanceJson> = state.reader()
+    let mut tis: Vec<TaskInstanceJson> = state
+        .reader()
         .task_instances(run.id)
         .await?
         .iter()

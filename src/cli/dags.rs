@@ -27,9 +27,11 @@ pub async fn run(
     env: BTreeMap<String, String>,
 ) -> anyhow::Result<i32> {
     match command {
-        DagsCommand::List => {
-            let remote = super::RemoteArgs { url: None };
-            match super::remote::Client::new(config, &remote)?.list_dags().await? {
+        DagsCommand::List { remote } => {
+            match super::remote::Client::new(config, &remote)?
+                .list_dags()
+                .await?
+            {
                 Some(code) => Ok(code),
                 None => list(config).await,
             }

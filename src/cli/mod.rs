@@ -70,8 +70,12 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum DagsCommand {
-    /// List the DAGs, their next run, and the files that failed to load.
-    List,
+    /// List the DAGs, their next run, and the files that failed to load: as
+    /// the running daemon schedules them, or from the files when none runs.
+    List {
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
     /// Check DAG files; prints every mistake and exits 1 if there is any.
     Validate {
         /// A DAG file or folder (default: the dags folder).

@@ -272,7 +272,10 @@ impl Client {
         let errors = self
             .call(reqwest::Method::GET, "/importErrors?limit=1000", None)
             .await?;
-        let errors = errors["import_errors"].as_array().cloned().unwrap_or_default();
+        let errors = errors["import_errors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if !errors.is_empty() {
             println!("\nimport errors (the last good version of a broken file stays scheduled):");
             for error in errors {

@@ -13,8 +13,8 @@ pub mod spec;
 pub mod timetable;
 pub mod validate;
 
-use std::sync::Arc;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::{DagId, TaskId};

@@ -20,9 +20,7 @@ use crate::model::{
     Clock, DagId, DagRun, Event, Lease, Owner, OwnerKind, ProcessGroup, RunId, RunState, RunType,
     TaskId, TaskInstance, TaskState,
 };
-use crate::store::{
-    ClearCandidate, NewDagRun, NewDagVersion, Reader, StoreError, TryEnd, Writer,
-};
+use crate::store::{ClearCandidate, NewDagRun, NewDagVersion, Reader, StoreError, TryEnd, Writer};
 
 /// How many events a subscriber may fall behind before it misses some.
 const EVENT_BUFFER: usize = 4096;
@@ -330,10 +328,7 @@ impl Control {
             Ok(dag) => Ok(Some(Arc::new(dag))),
             Err(errors) => Err(ControlError::Version(
                 version,
-                errors
-                    .first()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
+                errors.first().map(ToString::to_string).unwrap_or_default(),
             )),
         }
     }
@@ -354,7 +349,11 @@ impl Control {
 
     /// Queues a run of `dag` (manual, scheduled or backfill) on the DAG's
     /// current version; the scheduler starts it.
-    pub async fn trigger(&self, dag: &Arc<Dag>, request: &RunRequest) -> Result<DagRun, ControlError> {
+    pub async fn trigger(
+        &self,
+        dag: &Arc<Dag>,
+        request: &RunRequest,
+    ) -> Result<DagRun, ControlError> {
         self.create_run(dag, request, None).await
     }
 
@@ -497,7 +496,11 @@ impl Control {
 
     /// running → success or failed, by the run's driver. A run that someone
     /// else already failed (a cancel from another process) stays as it is.
-    pub async fn finish_run(&self, run: &DagRun, state: RunState) -> Result<RunState, ControlError> {
+    pub async fn finish_run(
+        &self,
+        run: &DagRun,
+        state: RunState,
+    ) -> Result<RunState, ControlError> {
         let now = self.now();
         match self
             .inner
@@ -592,7 +595,7 @@ impl Control {
         Ok(())
     }
 
-    /// Ends the running try of `ti`.
+    /// Ends the running try of `ti`, by the run's driver.
     pub async fn end_try(
         &self,
         run: &DagRun,
@@ -601,9 +604,22 @@ impl Control {
         end: &TryEnd<'_>,
         log_path: &str,
     ) -> Result<(), ControlError> {
+        self.finish_try(run, ti, try_number, end, log_path, self.me())
+            .await
+    }
+
+    async fn finish_try(
+        &self,
+        run: &DagRun,
+        ti: &TaskInstance,
+        try_number: u32,
+        end: &TryEnd<'_>,
+        log_path: &str,
+        fence: Option<&str>,
+    ) -> Result<(), ControlError> {
         self.inner
             .writer
-            .finish_try(ti.id, try_number, end, self.me())
+            .finish_try(ti.id, try_number, end, fence)
             .await?;
         self.publish(Event::TryEnded {
             dag_id: run.dag_id.clone(),
@@ -657,6 +673,8 @@ impl Control {
     /// still runs on this boot (saying so in the try's log), then records
     /// the try as failed with `error`, `up_for_retry` when `retry_at` says
     /// when it may run again.
+    /// `fence` is the driver that adopted the run, or `None` when nobody
+    /// drives it.
     pub async fn end_orphaned_try(
         &self,
         run: &DagRun,
@@ -664,6 +682,7 @@ impl Control {
         state: TaskState,
         retry_at: Option<DateTime<Utc>>,
         error: &str,
+        fence: Option<&str>,
     ) -> Result<(), ControlError> {
         if let Some(group) = &ti.process_group
             && group.owner != self.inner.owner.id
@@ -682,7 +701,8 @@ impl Control {
             now: self.now(),
         };
         let log_path = ti.log_path.clone().unwrap_or_default();
-        self.end_try(run, ti, ti.try_number, &end, &log_path).await
+        self.finish_try(run, ti, ti.try_number, &end, &log_path, fence)
+            .await
     }
 
     /// The one cancel of a run's waiting work, whoever asks: every task
@@ -741,6 +761,7 @@ impl Control {
                         TaskState::Failed,
                         None,
                         "the run was failed while nobody drove it",
+                        None,
                     )
                     .await;
                 match result {

@@ -189,7 +189,10 @@ impl Launcher {
                 Ok(held) => {
                     for id in self.active_ids() {
                         if !held.contains(&id) && self.cancel(id) {
-                            tracing::warn!(dag_run_id = id, "the run was failed or taken elsewhere: stopping its tries");
+                            tracing::warn!(
+                                dag_run_id = id,
+                                "the run was failed or taken elsewhere: stopping its tries"
+                            );
                         }
                     }
                 }

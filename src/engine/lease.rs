@@ -158,9 +158,27 @@ mod tests {
             expires_at: at(10),
         };
         assert!(is_free(None, None, &me, at(0), DEFAULT_LEASE_TIMEOUT));
-        assert!(!is_free(Some(&lease), Some(&remote), &me, at(5), DEFAULT_LEASE_TIMEOUT));
-        assert!(is_free(Some(&lease), Some(&remote), &me, at(10), DEFAULT_LEASE_TIMEOUT));
+        assert!(!is_free(
+            Some(&lease),
+            Some(&remote),
+            &me,
+            at(5),
+            DEFAULT_LEASE_TIMEOUT
+        ));
+        assert!(is_free(
+            Some(&lease),
+            Some(&remote),
+            &me,
+            at(10),
+            DEFAULT_LEASE_TIMEOUT
+        ));
         let gone = other(&me.host, &me.boot_id, u32::MAX - 1, 1);
-        assert!(is_free(Some(&lease), Some(&gone), &me, at(5), DEFAULT_LEASE_TIMEOUT));
+        assert!(is_free(
+            Some(&lease),
+            Some(&gone),
+            &me,
+            at(5),
+            DEFAULT_LEASE_TIMEOUT
+        ));
     }
 }

@@ -32,7 +32,14 @@ pub async fn end_interrupted_try(
     };
     tracing::warn!(task_id = %ti.task_id, try_number = ti.try_number, next = %state, "{INTERRUPTED}");
     control
-        .end_orphaned_try(run, ti, state, next_retry_at, INTERRUPTED)
+        .end_orphaned_try(
+            run,
+            ti,
+            state,
+            next_retry_at,
+            INTERRUPTED,
+            Some(&control.owner().id),
+        )
         .await?;
     Ok((state, next_retry_at))
 }
@@ -53,8 +60,7 @@ pub async fn adopt_runs(
     }
     let paused = control.reader().paused_dags().await?;
     for run in running {
-        if launcher.is_active(run.id) || paused.get(run.dag_id.as_str()).copied().unwrap_or(false)
-        {
+        if launcher.is_active(run.id) || paused.get(run.dag_id.as_str()).copied().unwrap_or(false) {
             continue;
         }
         let Some(current) = dags.get(run.dag_id.as_str()) else {

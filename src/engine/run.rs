@@ -64,6 +64,21 @@ impl Driver {
         if run.dag_id != dag.dag_id {
             return Err(EngineError::WrongDag(dag_run_id));
         }
+        // a run is driven only by the holder of its lease
+        let control = engine.control();
+        if !run.state.is_finished() && !control.claim_run(&run).await? {
+            let holder = control
+                .holder_of(&run)
+                .await?
+                .unwrap_or_else(|| "another owner".to_string());
+            return Err(super::ControlError::DrivenElsewhere {
+                dag_id: run.dag_id.clone(),
+                run_id: run.run_id.clone(),
+                holder,
+            }
+            .into());
+        }
+        let run = reader.dag_run(dag_run_id).await?;
         let count = dag.tasks.len();
         let mut tis: Vec<Option<TaskInstance>> = vec![None; count];
         let mut outputs = BTreeMap::new();
@@ -531,7 +546,10 @@ impl TryJob {
             Err(err) => {
                 // a cancelled run retries nothing; timeouts and transient
                 // errors retry per `retries`; permanent ones never
-                if err.is_retryable() && !self.cancel.is_cancelled() && try_number < self.ti.max_tries {
+                if err.is_retryable()
+                    && !self.cancel.is_cancelled()
+                    && try_number < self.ti.max_tries
+                {
                     let delay = chrono::Duration::from_std(task.retry.delay_after(try_number))
                         .unwrap_or_default();
                     (

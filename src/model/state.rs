@@ -266,7 +266,10 @@ mod tests {
     #[test]
     fn a_refused_run_transition_names_both_states() {
         let err = RunState::Success.transition(RunState::Running).unwrap_err();
-        assert_eq!(err.to_string(), "a DagRun cannot move from success to running");
+        assert_eq!(
+            err.to_string(),
+            "a DagRun cannot move from success to running"
+        );
     }
 
     #[test]

@@ -6,6 +6,14 @@
 //! another state returns [`StoreError::Conflict`] and changes nothing.
 //! `sqlite` is the one implementation today; a PostgreSQL store implements the
 //! same two traits. Depends on `model` only.
+//!
+//! Outside the crate the write side cannot even be named:
+//!
+//! ```compile_fail
+//! # async fn f() {
+//! let _ = airless::store::open(std::path::Path::new("airless.db")).await;
+//! # }
+//! ```
 
 pub mod query;
 mod sqlite;
@@ -132,8 +140,7 @@ pub trait StateRead: Send + Sync + std::fmt::Debug {
     async fn paused_dags(&self) -> Result<HashMap<String, bool>, StoreError>;
     async fn dag_version(&self, id: i64) -> Result<Option<DagVersion>, StoreError>;
     /// The latest good version of every DAG recorded from `fileloc`.
-    async fn latest_versions_of_file(&self, fileloc: &str)
-    -> Result<Vec<DagVersion>, StoreError>;
+    async fn latest_versions_of_file(&self, fileloc: &str) -> Result<Vec<DagVersion>, StoreError>;
 
     async fn dag_run(&self, id: i64) -> Result<DagRun, StoreError>;
     async fn find_dag_run(
@@ -141,8 +148,16 @@ pub trait StateRead: Send + Sync + std::fmt::Debug {
         dag_id: &DagId,
         run_id: &RunId,
     ) -> Result<Option<DagRun>, StoreError>;
+    /// DagRuns (of one DAG, or all), newest logical date first.
+    async fn dag_runs(
+        &self,
+        dag_id: Option<&DagId>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<DagRun>, StoreError>;
     /// One page of DagRuns and how many match in all.
-    async fn dag_run_page(&self, query: &DagRunQuery<'_>) -> Result<(Vec<DagRun>, i64), StoreError>;
+    async fn dag_run_page(&self, query: &DagRunQuery<'_>)
+    -> Result<(Vec<DagRun>, i64), StoreError>;
     /// Runs in `state`, oldest logical date first.
     async fn runs_in_state(&self, state: RunState) -> Result<Vec<DagRun>, StoreError>;
     /// The run of `dag_id` at `logical_date`, of any run type, if there is one.
@@ -186,8 +201,11 @@ pub(crate) trait StateWrite: Send + Sync + std::fmt::Debug {
     async fn insert_owner(&self, owner: &Owner) -> Result<(), StoreError>;
     /// Takes the scheduler's lock for `owner` if it is free or still held by
     /// `observed` (a holder found dead); false when someone else took it.
-    async fn claim_scheduler(&self, owner: &str, observed: Option<&str>)
-    -> Result<bool, StoreError>;
+    async fn claim_scheduler(
+        &self,
+        owner: &str,
+        observed: Option<&str>,
+    ) -> Result<bool, StoreError>;
     /// Renews `owner`'s heartbeat and the leases of every run it holds;
     /// returns the ids of the unfinished runs it still holds.
     async fn heartbeat(

@@ -8,11 +8,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use airless::app::AppState;
+use airless::api::AppState;
 use airless::dag::{DagBag, DagRegistry};
-use airless::engine::{Engine, EngineSettings, Launcher, SystemClock};
-use airless::model::{DagId, RunId};
-use airless::store::{DagRunRow, Store};
+use airless::engine::{Engine, EngineSettings, Launcher};
+use airless::model::{DagId, DagRun, RunId, SystemClock};
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use base64::Engine as _;
@@ -107,10 +106,11 @@ impl Api {
         for (name, text) in dag_files(dir.path()) {
             std::fs::write(dags.join(name), text).unwrap();
         }
-        let store = Store::open(&dir.path().join("airless.db")).await.unwrap();
+        let control =
+            crate::support::open_control(&dir.path().join("airless.db"), Arc::new(SystemClock))
+                .await;
         let engine = Engine::new(
-            store.clone(),
-            Arc::new(SystemClock),
+            control.clone(),
             EngineSettings {
                 parallelism: 4,
                 logs_dir: dir.path().join("logs"),
@@ -118,9 +118,7 @@ impl Api {
             },
         );
         let bag = DagBag::load(&dags).unwrap();
-        airless::app::register_dags(&store, &bag, jan1())
-            .await
-            .unwrap();
+        control.register_dags(&bag).await.unwrap();
         let state = AppState {
             dags: DagRegistry::new(bag),
             launcher: Launcher::new(engine, CancellationToken::new()),
@@ -176,10 +174,10 @@ impl Api {
         self.call(Method::PATCH, uri, Some(body)).await
     }
 
-    async fn run(&self, dag_id: &str, run_id: &str) -> DagRunRow {
+    async fn run(&self, dag_id: &str, run_id: &str) -> DagRun {
         self.state
             .launcher
-            .store()
+            .reader()
             .find_dag_run(&DagId::new(dag_id), &RunId::new(run_id))
             .await
             .unwrap()
@@ -187,7 +185,7 @@ impl Api {
     }
 
     /// Triggers `dag_id` over the API and drives the run to its end.
-    async fn trigger_and_run(&self, dag_id: &str, body: Value) -> DagRunRow {
+    async fn trigger_and_run(&self, dag_id: &str, body: Value) -> DagRun {
         let reply = self
             .post(&format!("/api/v1/dags/{dag_id}/dagRuns"), body)
             .await;
@@ -203,7 +201,7 @@ impl Api {
         self.state.launcher.start(dag, run.id);
     }
 
-    async fn wait_finished(&self, dag_id: &str, run_id: &str) -> DagRunRow {
+    async fn wait_finished(&self, dag_id: &str, run_id: &str) -> DagRun {
         for _ in 0..400 {
             let run = self.run(dag_id, run_id).await;
             if run.state.is_finished() && !self.state.launcher.is_active(run.id) {
@@ -265,6 +263,12 @@ async fn dags_are_listed_with_airflows_fields() {
         .collect();
     assert_eq!(ids, ["daily", "flaky", "hello", "slow"]);
     let fileloc = api.dags_dir().join("hello.yaml").display().to_string();
+    // recorded when the daemon loaded the folder, by its clock
+    let parsed = body["dags"][2]["last_parsed_time"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(parsed).is_ok(),
+        "{parsed}"
+    );
     assert_eq!(
         body["dags"][2],
         json!({
@@ -272,7 +276,7 @@ async fn dags_are_listed_with_airflows_fields() {
             "dag_display_name": "hello",
             "is_paused": false,
             "is_active": true,
-            "last_parsed_time": "2024-01-01T00:00:00+00:00",
+            "last_parsed_time": parsed,
             "last_pickled": null,
             "last_expired": null,
             "scheduler_lock": null,
@@ -388,8 +392,8 @@ async fn pausing_a_dag_over_patch_is_recorded_and_returned() {
     let row = api
         .state
         .launcher
-        .store()
-        .dag_row(&DagId::new("hello"))
+        .reader()
+        .dag(&DagId::new("hello"))
         .await
         .unwrap()
         .unwrap();
@@ -602,7 +606,7 @@ async fn malformed_json_a_bad_logical_date_and_a_non_object_conf_are_400s() {
     assert!(
         api.state
             .launcher
-            .store()
+            .reader()
             .dag_runs(None, 10, 0)
             .await
             .unwrap()
@@ -663,7 +667,7 @@ async fn without_a_valid_token_every_route_but_health_is_401_and_reveals_nothing
     assert!(
         api.state
             .launcher
-            .store()
+            .reader()
             .dag_runs(None, 10, 0)
             .await
             .unwrap()
@@ -805,7 +809,7 @@ async fn task_instances_and_their_logs_are_served_after_a_run() {
     let rows = api
         .state
         .launcher
-        .store()
+        .reader()
         .task_instances(run.id)
         .await
         .unwrap();

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airless::dag::DagBag;
-use airless::engine::{DriveOutcome, Engine, EngineSettings, SystemClock};
+use airless::engine::{DriveOutcome, Engine, EngineSettings};
+use airless::model::SystemClock;
 use airless::model::{RunState, TaskState};
-use airless::store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::read_pid;
@@ -61,7 +61,7 @@ async fn kill_9_of_dags_test_leaves_a_consistent_database_that_resumes() {
         nix::sys::signal::Signal::SIGKILL,
     );
 
-    let store = Store::open(&db).await.unwrap();
+    let store = airless::store::open_reader(&db).await.unwrap();
     let runs = store.dag_runs(None, 10, 0).await.unwrap();
     assert_eq!(runs.len(), 1);
     let run = &runs[0];
@@ -88,9 +88,9 @@ async fn kill_9_of_dags_test_leaves_a_consistent_database_that_resumes() {
     // resume in-process: the interrupted try is recorded, retried, and the run ends
     let bag = DagBag::load(&dir.path().join("dags")).unwrap();
     let dag = bag.dags.values().next().unwrap().clone();
+    let control = crate::support::open_control(&db, Arc::new(SystemClock)).await;
     let engine = Engine::new(
-        store.clone(),
-        Arc::new(SystemClock),
+        control,
         EngineSettings {
             parallelism: 4,
             logs_dir: dir.path().join("logs"),

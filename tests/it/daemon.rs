@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use airless::model::RunType;
 use airless::model::{RunState, TaskState};
-use airless::store::{RunType, Store};
 use serde_json::{Value, json};
 
 pub(crate) const TOKEN: &str = "daemon-test-token";
@@ -281,7 +281,9 @@ async fn kill_9_of_serve_mid_run_then_restart_completes_the_run_with_both_tries_
     .await;
     assert_eq!(daemon.terminate().code(), Some(0), "SIGTERM exits cleanly");
 
-    let store = Store::open(&dir.path().join("airless.db")).await.unwrap();
+    let store = airless::store::open_reader(&dir.path().join("airless.db"))
+        .await
+        .unwrap();
     let runs = store.dag_runs(None, 100, 0).await.unwrap();
     let crashy = runs.iter().find(|r| r.run_id.as_str() == run_id).unwrap();
     assert_eq!(crashy.state, RunState::Success);
@@ -426,7 +428,9 @@ async fn sigterm_lets_the_running_try_finish_starts_nothing_new_and_the_run_resu
         "exits once the try is done, within the 2s grace"
     );
 
-    let store = Store::open(&dir.path().join("airless.db")).await.unwrap();
+    let store = airless::store::open_reader(&dir.path().join("airless.db"))
+        .await
+        .unwrap();
     let row = store
         .dag_runs(None, 10, 0)
         .await

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airless::clients::databricks::idempotency_token;
-use airless::engine::VirtualClock;
+use airless::model::VirtualClock;
 use airless::model::{RunState, TaskState};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -51,7 +51,7 @@ tasks:
     )
 }
 
-fn log_of(ti: &airless::store::TaskInstanceRow) -> String {
+fn log_of(ti: &airless::model::TaskInstance) -> String {
     std::fs::read_to_string(ti.log_path.as_ref().unwrap()).unwrap()
 }
 
@@ -424,22 +424,15 @@ async fn a_resumed_try_whose_run_failed_is_retried_as_the_next_try() {
         .unwrap();
     let databricks_run = reply["run_id"].as_i64().unwrap();
     let clean = env.tis(id).await.get("clean").clone();
-    env.store
-        .set_run_state(id, RunState::Queued, RunState::Running, jan1())
-        .await
-        .unwrap();
-    env.store
-        .start_try(
-            clean.id,
-            TaskState::None,
-            1,
-            &env.path("attempt=1.log").display().to_string(),
-            jan1(),
-        )
-        .await
-        .unwrap();
-    env.store
-        .set_external(clean.id, 1, &databricks_run.to_string(), None)
+    // the state a kill -9 leaves, written through the door as the driver did
+    let control = env.engine.control();
+    let mut run = env.store.dag_run(id).await.unwrap();
+    assert!(control.claim_run(&run).await.unwrap());
+    control.start_run(&mut run).await.unwrap();
+    let log = env.path("attempt=1.log").display().to_string();
+    control.start_try(&run, &clean, 1, &log).await.unwrap();
+    control
+        .record_external(clean.id, 1, &databricks_run.to_string(), None)
         .await
         .unwrap();
 

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use airless::model::{RunState, TaskState};
-use airless::store::Store;
 use serde_json::json;
 
 use crate::daemon::{Daemon, wait_for, workspace};
@@ -60,8 +59,8 @@ impl Setup {
     }
 
     /// The run's one task instance and its tries, from the database.
-    async fn clean(&self) -> (RunState, airless::store::TaskInstanceRow, usize) {
-        let store = Store::open(&self.dir.path().join("airless.db"))
+    async fn clean(&self) -> (RunState, airless::model::TaskInstance, usize) {
+        let store = airless::store::open_reader(&self.dir.path().join("airless.db"))
             .await
             .unwrap();
         let runs = store.dag_runs(None, 10, 0).await.unwrap();

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use airless::engine::{DriveOutcome, VirtualClock};
+use airless::engine::DriveOutcome;
+use airless::model::VirtualClock;
 use airless::model::{RunState, TaskState};
 use tokio_util::sync::CancellationToken;
 
@@ -271,7 +272,7 @@ async fn max_active_tasks_is_never_exceeded() {
 
 #[tokio::test]
 async fn global_parallelism_caps_tasks_across_the_engine() {
-    let env = TestEnv::with(Arc::new(airless::engine::SystemClock), 2, BTreeMap::new()).await;
+    let env = TestEnv::with(Arc::new(airless::model::SystemClock), 2, BTreeMap::new()).await;
     let overlap = fan_out_overlap(&env, 16).await;
     assert_eq!(overlap, 2, "parallelism 2");
 }
@@ -323,7 +324,7 @@ tasks:
 #[tokio::test]
 async fn secret_environment_values_are_masked_in_task_logs() {
     let vars = BTreeMap::from([("MY_API_TOKEN".to_string(), "tok-123456".to_string())]);
-    let env = TestEnv::with(Arc::new(airless::engine::SystemClock), 4, vars).await;
+    let env = TestEnv::with(Arc::new(airless::model::SystemClock), 4, vars).await;
     let dag = env.dag(
         r#"
 dag_id: masked
@@ -354,20 +355,18 @@ tasks:
     // the state a kill -9 leaves: run running, `first` done, `second` mid-try
     let tis = env.tis(id).await;
     let now = chrono::Utc::now();
-    env.store
-        .set_run_state(id, RunState::Queued, RunState::Running, now)
-        .await
-        .unwrap();
+    let control = env.engine.control();
+    let mut run = env.store.dag_run(id).await.unwrap();
+    assert!(control.claim_run(&run).await.unwrap());
+    control.start_run(&mut run).await.unwrap();
     for (task, finish) in [("first", true), ("second", false)] {
-        let ti = tis.get(task);
-        env.store
-            .set_task_state(ti.id, TaskState::None, TaskState::Queued, now)
+        let mut ti = tis.get(task).clone();
+        control
+            .set_task_state(&run, &ti, TaskState::None, TaskState::Queued)
             .await
             .unwrap();
-        env.store
-            .start_try(ti.id, TaskState::Queued, 1, "/dev/null", now)
-            .await
-            .unwrap();
+        ti.state = TaskState::Queued;
+        control.start_try(&run, &ti, 1, "/dev/null").await.unwrap();
         if finish {
             let end = airless::store::TryEnd {
                 state: TaskState::Success,
@@ -376,7 +375,10 @@ tasks:
                 next_retry_at: None,
                 now,
             };
-            env.store.finish_try(ti.id, 1, &end).await.unwrap();
+            control
+                .end_try(&run, &ti, 1, &end, "/dev/null")
+                .await
+                .unwrap();
         }
     }
     let outcome = env

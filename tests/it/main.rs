@@ -16,6 +16,7 @@ mod ingest;
 mod kafka_rest_client;
 mod kinesis_rest_client;
 mod lake_s3;
+mod layout;
 mod ownership;
 mod port;
 mod port_mwaa;

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airless::dag::{Dag, DagBag, DagRegistry};
-use airless::engine::{Clock, Launcher, SystemClock, VirtualClock};
-use airless::model::RunState;
+use airless::engine::Launcher;
+use airless::model::{Clock, RunState, RunType, SystemClock, VirtualClock};
 use airless::scheduler::Scheduler;
-use airless::store::RunType;
 use chrono::{DateTime, TimeZone, Utc};
 use tokio_util::sync::CancellationToken;
 
@@ -38,9 +37,7 @@ async fn setup(yaml: &str, now: DateTime<Utc>) -> (Setup, Arc<Dag>) {
     let dag = env.dag(yaml);
     let mut bag = DagBag::default();
     bag.dags.insert(dag.dag_id.clone(), dag.clone());
-    airless::app::register_dags(&env.store, &bag, now)
-        .await
-        .unwrap();
+    env.engine.control().register_dags(&bag).await.unwrap();
     let registry = DagRegistry::new(bag);
     let launcher = Launcher::new(env.engine.clone(), CancellationToken::new());
     let scheduler = Scheduler::new(registry, launcher, Arc::new(clock.clone()));
@@ -157,7 +154,12 @@ async fn max_active_runs_bounds_how_many_runs_catchup_creates() {
 #[tokio::test]
 async fn a_paused_dag_creates_no_runs() {
     let (s, dag) = setup(&daily(true, ""), at(2024, 1, 4, 0, 0)).await;
-    s.env.store.set_paused(&dag.dag_id, true).await.unwrap();
+    s.env
+        .engine
+        .control()
+        .set_paused(&dag.dag_id, true)
+        .await
+        .unwrap();
     s.scheduler.create_due_runs(s.clock.now()).await.unwrap();
     assert!(s.scheduled().await.is_empty());
 }
@@ -171,7 +173,12 @@ async fn a_dag_paused_upon_creation_waits_for_an_unpause() {
     .await;
     s.scheduler.create_due_runs(s.clock.now()).await.unwrap();
     assert!(s.scheduled().await.is_empty());
-    s.env.store.set_paused(&dag.dag_id, false).await.unwrap();
+    s.env
+        .engine
+        .control()
+        .set_paused(&dag.dag_id, false)
+        .await
+        .unwrap();
     s.scheduler.create_due_runs(s.clock.now()).await.unwrap();
     assert_eq!(s.scheduled().await.len(), 1);
 }
@@ -228,9 +235,7 @@ async fn max_active_runs_1_holds_while_a_slow_task_runs() {
     let dag = env.dag(&yaml);
     let mut bag = DagBag::default();
     bag.dags.insert(dag.dag_id.clone(), dag.clone());
-    airless::app::register_dags(&env.store, &bag, Utc::now())
-        .await
-        .unwrap();
+    env.engine.control().register_dags(&bag).await.unwrap();
     let launcher = Launcher::new(env.engine.clone(), CancellationToken::new());
     let scheduler = Scheduler::new(
         DagRegistry::new(bag),

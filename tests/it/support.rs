@@ -4,17 +4,25 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use airless::dag::Dag;
-use airless::engine::{Clock, DriveOutcome, Engine, EngineSettings, RunRequest, SystemClock};
-use airless::model::RunState;
-use airless::store::{RunType, Store, TaskInstanceRow};
+use airless::engine::{Control, DriveOutcome, Engine, EngineSettings, RunRequest};
+use airless::model::{Clock, OwnerKind, RunState, RunType, SystemClock, TaskInstance};
+use airless::store::Reader;
 use chrono::{DateTime, TimeZone, Utc};
 use tokio_util::sync::CancellationToken;
 
+/// The command door over the database at `path`, as `serve` opens it.
+pub async fn open_control(path: &Path, clock: Arc<dyn Clock>) -> Control {
+    Control::open(path, OwnerKind::Serve, clock, Duration::from_secs(15))
+        .await
+        .unwrap()
+}
+
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
-    pub store: Store,
+    pub store: Reader,
     pub engine: Engine,
     runs: std::sync::atomic::AtomicUsize,
 }
@@ -34,10 +42,10 @@ impl TestEnv {
         env: BTreeMap<String, String>,
     ) -> TestEnv {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("airless.db")).await.unwrap();
+        let control = open_control(&dir.path().join("airless.db"), clock).await;
+        let store = control.reader().clone();
         let engine = Engine::new(
-            store.clone(),
-            clock,
+            control,
             EngineSettings {
                 parallelism,
                 logs_dir: dir.path().join("logs"),
@@ -72,7 +80,7 @@ impl TestEnv {
         }
     }
 
-    pub async fn create(&self, dag: &Dag) -> i64 {
+    pub async fn create(&self, dag: &Arc<Dag>) -> i64 {
         // every run of a test gets its own id (the logical date is the same)
         let n = self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let request = RunRequest {
@@ -84,7 +92,12 @@ impl TestEnv {
             data_interval: dag.timetable.manual_data_interval(jan1()),
             conf: serde_json::json!({}),
         };
-        self.engine.create_run(dag, &request).await.unwrap().id
+        self.engine
+            .control()
+            .trigger(dag, &request)
+            .await
+            .unwrap()
+            .id
     }
 
     /// Creates a run of `dag` and drives it to the end.
@@ -112,10 +125,10 @@ impl TestEnv {
 }
 
 /// A run's task instances, by task id.
-pub struct Runs(pub Vec<TaskInstanceRow>);
+pub struct Runs(pub Vec<TaskInstance>);
 
 impl Runs {
-    pub fn get(&self, task_id: &str) -> &TaskInstanceRow {
+    pub fn get(&self, task_id: &str) -> &TaskInstance {
         self.0
             .iter()
             .find(|ti| ti.task_id.as_str() == task_id)

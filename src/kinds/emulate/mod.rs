@@ -22,7 +22,10 @@ pub use source::redact;
 const PYTHON_MAX_OFFSET: u64 = 11_000;
 
 pub async fn run(spec: &EmulateSpec, ctx: &TaskContext) -> TaskResult {
-    let posts = spec.records.whole("records").map_err(TaskError::permanent)?;
+    let posts = spec
+        .records
+        .whole("records")
+        .map_err(TaskError::permanent)?;
     let seed = spec.seed.whole("seed").map_err(TaskError::permanent)?;
     let rate = spec
         .rate

@@ -56,7 +56,17 @@ impl SqliteStore {
                 if !path.exists() {
                     return Err(StoreError::Missing(path.display().to_string()));
                 }
-                options.read_only(true)
+                // a read-only connection to a WAL database still creates the
+                // -wal and -shm files; after a clean stop the WAL is empty and
+                // gone, so the file alone is the whole state: read it as
+                // immutable, which touches nothing beside it
+                let wal = path.with_file_name(format!(
+                    "{}-wal",
+                    path.file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default()
+                ));
+                options.read_only(true).immutable(!wal.exists())
             }
         };
         let pool = SqlitePoolOptions::new()
@@ -344,11 +354,10 @@ impl StateWrite for SqliteStore {
         now: DateTime<Utc>,
         fence: Fence<'_>,
     ) -> Result<(), StoreError> {
-        from.transition(to)
-            .map_err(|e| StoreError::Conflict {
-                what: format!("DagRun #{id}"),
-                expected: e.to_string(),
-            })?;
+        from.transition(to).map_err(|e| StoreError::Conflict {
+            what: format!("DagRun #{id}"),
+            expected: e.to_string(),
+        })?;
         let done = sqlx::query(
             "UPDATE dag_runs SET state = ?1,
                 start_date = CASE WHEN ?1 = 'running' AND start_date IS NULL THEN ?2 ELSE start_date END,

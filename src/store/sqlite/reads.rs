@@ -11,9 +11,7 @@ use crate::model::{
     DagId, DagRecord, DagRun, DagVersion, Owner, RunId, RunState, TaskId, TaskInstance, TaskState,
     TaskTry,
 };
-use crate::store::{
-    ClearCandidate, DagRunOrder, DagRunQuery, StateRead, StoreError, StoreMetrics,
-};
+use crate::store::{ClearCandidate, DagRunOrder, DagRunQuery, StateRead, StoreError, StoreMetrics};
 
 fn order_column(order: DagRunOrder) -> &'static str {
     match order {
@@ -74,10 +72,7 @@ impl StateRead for SqliteStore {
         )
     }
 
-    async fn latest_versions_of_file(
-        &self,
-        fileloc: &str,
-    ) -> Result<Vec<DagVersion>, StoreError> {
+    async fn latest_versions_of_file(&self, fileloc: &str) -> Result<Vec<DagVersion>, StoreError> {
         let rows = sqlx::query_as::<_, Rec<DagVersion>>(
             "SELECT v.* FROM dags d JOIN dag_versions v ON v.id = d.latest_version
              WHERE d.fileloc = ? ORDER BY d.dag_id",
@@ -110,6 +105,23 @@ impl StateRead for SqliteStore {
         .fetch_optional(&self.pool)
         .await?
         .map(|r| r.0))
+    }
+
+    async fn dag_runs(
+        &self,
+        dag_id: Option<&DagId>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<DagRun>, StoreError> {
+        let rows = sqlx::query_as::<_, Rec<DagRun>>(
+            "SELECT * FROM dag_runs WHERE (?1 IS NULL OR dag_id = ?1) ORDER BY logical_date DESC, id DESC LIMIT ?2 OFFSET ?3",
+        )
+        .bind(dag_id.map(DagId::as_str))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     async fn dag_run_page(

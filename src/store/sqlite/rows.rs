@@ -16,7 +16,10 @@ pub(super) fn decode_error(column: &str, value: &str) -> sqlx::Error {
     }
 }
 
-pub(super) fn parsed<T: std::str::FromStr>(row: &SqliteRow, column: &str) -> Result<T, sqlx::Error> {
+pub(super) fn parsed<T: std::str::FromStr>(
+    row: &SqliteRow,
+    column: &str,
+) -> Result<T, sqlx::Error> {
     let text: String = row.try_get(column)?;
     text.parse().map_err(|_| decode_error(column, &text))
 }
