@@ -123,8 +123,10 @@ impl App {
             api_tokens: Arc::new(config.api_tokens.clone()),
             started_at: control.now(),
         };
-        let address = listener.local_addr().ok();
-        tracing::info!(address = ?address, "serving the API");
+        match listener.local_addr() {
+            Ok(address) => tracing::info!("serving the API on http://{address}"),
+            Err(err) => tracing::warn!("serving the API on an unknown address: {err}"),
+        }
         let server_stop = root.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, crate::api::router(state))

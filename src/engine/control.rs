@@ -83,6 +83,9 @@ struct Inner {
     versions: Mutex<HashMap<String, i64>>,
     /// Files that had import errors at the last registration.
     broken: Mutex<BTreeSet<String>>,
+    /// Held from a run's queueing write to its event, and from its start's
+    /// write to its event, so subscribers see "queued" before "started".
+    run_order: tokio::sync::Mutex<()>,
 }
 
 impl Control {
@@ -138,6 +141,7 @@ impl Control {
                 lease_timeout,
                 versions: Mutex::default(),
                 broken: Mutex::default(),
+                run_order: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -388,6 +392,7 @@ impl Control {
             .map(|t| (&t.task_id, t.retry.retries + 1))
             .collect();
         let now = self.now();
+        let _order = self.inner.run_order.lock().await;
         let run = self
             .inner
             .writer
@@ -481,6 +486,7 @@ impl Control {
     /// queued → running, by the run's driver.
     pub async fn start_run(&self, run: &mut DagRun) -> Result<(), ControlError> {
         let now = self.now();
+        let _order = self.inner.run_order.lock().await;
         self.inner
             .writer
             .set_run_state(run.id, RunState::Queued, RunState::Running, now, self.me())
@@ -784,6 +790,7 @@ impl Control {
     pub async fn requeue_run(&self, run: &DagRun) -> Result<(), ControlError> {
         run.state.transition(RunState::Queued)?;
         let now = self.now();
+        let _order = self.inner.run_order.lock().await;
         self.inner
             .writer
             .set_run_state(run.id, run.state, RunState::Queued, now, None)

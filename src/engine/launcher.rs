@@ -109,11 +109,6 @@ impl Launcher {
             .unwrap_or(false)
     }
 
-    /// How many runs are being driven.
-    pub fn active_count(&self) -> usize {
-        self.active.lock().map(|a| a.len()).unwrap_or(0)
-    }
-
     /// Drives run `dag_run_id` on its own task, unless it is already driven
     /// or airless is shutting down. The caller has claimed the run's lease;
     /// it is given up when the driver stops.
@@ -141,9 +136,6 @@ impl Launcher {
             match engine.drive(dag, dag_run_id, cancel, shutdown).await {
                 Ok(DriveOutcome::Finished(_)) | Ok(DriveOutcome::Interrupted) => {}
                 Err(err) => tracing::error!(dag_run_id, "driving the run failed: {err:#}"),
-            }
-            if let Err(err) = engine.control().release_run(dag_run_id).await {
-                tracing::warn!(dag_run_id, "cannot give up the run's lease: {err}");
             }
             if let Ok(mut active) = active.lock() {
                 active.remove(&dag_run_id);

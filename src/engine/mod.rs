@@ -127,10 +127,13 @@ impl Engine {
         cancel: CancellationToken,
         shutdown: CancellationToken,
     ) -> Result<DriveOutcome, EngineError> {
-        run::Driver::start(self.clone(), dag, dag_run_id, cancel, shutdown)
-            .await?
-            .drive()
-            .await
+        let driver = run::Driver::start(self.clone(), dag, dag_run_id, cancel, shutdown).await?;
+        let outcome = driver.drive().await;
+        // a finished or interrupted run is driven by nobody until adopted
+        if let Err(err) = self.control().release_run(dag_run_id).await {
+            tracing::warn!(dag_run_id, "cannot give up the run's lease: {err}");
+        }
+        outcome
     }
 }
 

@@ -476,15 +476,30 @@ impl TryJob {
         };
         let control = self.engine.control();
         if !self.resume {
-            control
+            let started = control
                 .start_try(
                     &self.run,
                     &self.ti,
                     try_number,
                     &log_path.display().to_string(),
                 )
-                .await?;
-            tracing::info!("try started");
+                .await;
+            match started {
+                Ok(()) => tracing::info!("try started"),
+                // another process failed the run (its waiting work skipped)
+                // or took it: this try never starts
+                Err(super::ControlError::Store(crate::store::StoreError::Conflict { .. })) => {
+                    tracing::warn!("the task instance moved on elsewhere: the try does not start");
+                    return Ok(Finished {
+                        task: self.task,
+                        try_number: self.ti.try_number,
+                        state: TaskState::Skipped,
+                        output: None,
+                        next_retry_at: None,
+                    });
+                }
+                Err(err) => return Err(err.into()),
+            }
         }
         let opened = if self.resume {
             TaskLog::append(&log_path, inner.secrets.clone())

@@ -76,9 +76,8 @@ pub async fn run(spec: &DatabricksSpec, ctx: &TaskContext) -> TaskResult {
 
     let first = client.get_run(run_id).await;
     mask_secrets(&client, ctx);
-    let mut status = first.map_err(|err| {
-        TaskError::transient(format!("Databricks run {run_id}: {}", error_chain(&err)))
-    })?;
+    let mut status = first
+        .map_err(|err| TaskError::transient(format!("Databricks run {run_id}")).caused_by(err))?;
     if resumed.is_none() {
         let external = External {
             id: run_id.to_string(),

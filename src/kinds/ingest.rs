@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::lake::Lake;
-use super::{TaskContext, TaskError, TaskResult, error_chain};
+use super::{TaskContext, TaskError, TaskResult};
 use crate::clients::kafka_rest::{Consumer, KafkaRestClient, KafkaRestError};
 use crate::dag::spec::{IngestSource, IngestSpec};
 
@@ -67,7 +67,7 @@ fn consumer_name(ctx: &TaskContext) -> String {
 }
 
 fn kafka(err: KafkaRestError) -> TaskError {
-    TaskError::transient(error_chain(&err))
+    TaskError::transient_from(err)
 }
 
 /// Per topic: where the group stands, where the topic ends, what is buffered.
@@ -184,7 +184,7 @@ async fn flush(
     let records = std::mem::take(&mut p.buffer);
     lake.write(topic, 0, p.buffer_start, &records).await?;
     consumer.commit(&[(topic, 0, p.next)]).await.map_err(|err| {
-        TaskError::transient(format!("{topic}: the object at offset {} is written but committing offset {} failed ({}); the retry rewrites the same object", p.buffer_start, p.next, kafka(err).message))
+        TaskError::transient(format!("{topic}: the object at offset {} is written but committing offset {} failed ({}); the retry rewrites the same object", p.buffer_start, p.next, kafka(err).describe()))
     })?;
     p.landed += records.len() as u64;
     ctx.log.line(&format!(

@@ -161,9 +161,15 @@ impl TaskError {
         self
     }
 
+    /// A transient failure that is `source` itself (its message first).
+    pub fn transient_from(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::transient(source.to_string()).caused_by(source)
+    }
+
     /// The message and its causes, `what: why: root`, as a person reads it.
     pub fn describe(&self) -> String {
         match &self.source {
+            Some(source) if source.to_string() == self.message => error_chain(source.as_ref()),
             Some(source) => format!("{}: {}", self.message, error_chain(source.as_ref())),
             None => self.message.clone(),
         }

@@ -37,11 +37,6 @@ pub fn runs_to_create(
     dag.timetable.due_runs(last, now, room)
 }
 
-/// How many queued runs of a DAG may start: `max_active_runs` minus the running ones.
-pub fn startable(dag: &Dag, running: usize) -> usize {
-    (dag.max_active_runs as usize).saturating_sub(running)
-}
-
 #[derive(Debug, Clone)]
 pub struct Scheduler {
     dags: DagRegistry,

@@ -1152,18 +1152,13 @@ async fn metrics_count_runs_tasks_and_delays_in_prometheus_format() {
 /// task's log — over a real socket, with the scheduler starting the run.
 #[tokio::test]
 async fn a_client_written_against_airflows_documented_api_triggers_and_polls_to_success() {
-    let api = Api::with_tokens(&["s3cret"]).await;
-    let shutdown = CancellationToken::new();
-    let scheduler = airless::scheduler::Scheduler::new(
-        api.state.dags.clone(),
-        api.state.launcher.clone(),
-        Arc::new(SystemClock),
-    );
-    let scheduler_task = tokio::spawn(scheduler.run(shutdown.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
-    let server =
-        tokio::spawn(axum::serve(listener, airless::api::router(api.state.clone())).into_future());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("dags")).unwrap();
+    for (name, text) in dag_files(dir.path()) {
+        std::fs::write(dir.path().join("dags").join(name), text).unwrap();
+    }
+    let app = crate::support::TestApp::start(dir.path(), &[("AIRLESS_API_TOKENS", "s3cret")]).await;
+    let base = format!("{}/api/v1", app.base);
 
     let client = reqwest::Client::new();
     let trigger = client
@@ -1212,8 +1207,5 @@ async fn a_client_written_against_airflows_documented_api_triggers_and_polls_to_
         .await
         .unwrap();
     assert!(log.contains("hello mwaa"), "{log}");
-
-    shutdown.cancel();
-    scheduler_task.await.unwrap();
-    server.abort();
+    app.stop().await;
 }

@@ -32,17 +32,20 @@ impl Daemon {
     }
 
     /// Starts it with extra environment variables (DATABRICKS_*, HOME, …).
+    /// It binds port 0 and the address is read from its log: no free-port
+    /// race (`AIRLESS_BIND` in `env` overrides the address).
     pub async fn start_with_env(dir: &Path, env: &[(&str, &str)]) -> Daemon {
-        let port = free_port();
+        let log_path = dir.join("daemon.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(dir.join("daemon.log"))
+            .open(&log_path)
             .unwrap();
+        let offset = log.metadata().unwrap().len() as usize;
         let child = Command::new(env!("CARGO_BIN_EXE_airless"))
             .arg("serve")
             .current_dir(dir)
-            .env("AIRLESS_BIND", format!("127.0.0.1:{port}"))
+            .env("AIRLESS_BIND", "127.0.0.1:0")
             .env("AIRLESS_SHUTDOWN_GRACE", "2s")
             .env("AIRLESS_API_TOKENS", TOKEN)
             .envs(env.iter().copied())
@@ -50,21 +53,39 @@ impl Daemon {
             .stderr(log)
             .spawn()
             .unwrap();
-        let daemon = Daemon {
+        let mut daemon = Daemon {
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base: String::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
+        const SERVING: &str = "serving the API on http://";
+        loop {
+            let text = std::fs::read(&log_path).unwrap_or_default();
+            let text = String::from_utf8_lossy(&text[offset.min(text.len())..]).into_owned();
+            if let Some(at) = text.find(SERVING) {
+                let address: String = text[at + SERVING.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                    .collect();
+                daemon.base = format!("http://{address}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline && daemon.child.try_wait().unwrap().is_none(),
+                "serve did not start: {text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         while reqwest::get(format!("{}/health", daemon.base))
             .await
             .is_err()
         {
             assert!(
                 Instant::now() < deadline,
-                "serve did not start: {}",
-                std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
+                "serve does not answer at {}",
+                daemon.base
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         daemon
     }
@@ -145,7 +166,7 @@ impl Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_airless"))
             .arg("serve")
             .current_dir(dir)
-            .env("AIRLESS_BIND", format!("127.0.0.1:{}", free_port()))
+            .env("AIRLESS_BIND", "127.0.0.1:0")
             .env("AIRLESS_SHUTDOWN_GRACE", "2s")
             .env("AIRLESS_API_TOKENS", TOKEN)
             .envs(env.iter().copied())

@@ -4,6 +4,7 @@
 
 mod api;
 mod cli;
+mod control;
 mod crash;
 mod daemon;
 mod databricks;

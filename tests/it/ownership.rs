@@ -781,20 +781,22 @@ async fn a_run_finishes_on_the_dag_version_it_started_on() {
 /// How long `long` sleeps between writing long.started and long.done.
 const LONG_SECS: u64 = 10;
 
-/// `flaky` fails at once and waits an hour to retry; `long` runs for a
-/// while; `waiting` (after flaky) and `after` (after long) have no state
-/// yet. No cap on tasks: flaky and long both start at once.
+/// Two task slots. `start` (a noop) and `flaky` (fails at once, retries in
+/// an hour) take them first; then the three sleepers `s1`..`s3`, ready
+/// together once `start` is done, share the two slots: two run, one is
+/// `queued`. `waiting` (after flaky) and `after` (after s1) stay `none`.
 const STUCK: &str = r#"
 dag_id: stuck
 schedule: null
+max_active_tasks: 2
 tasks:
+  - { task_id: start, kind: noop }
   - { task_id: flaky, kind: shell, retries: 1, retry_delay: 1h, command: "exit 1" }
-  - task_id: long
-    kind: shell
-    cwd: "{dir}"
-    command: "echo start >> long.started; sleep {secs}; echo done >> long.done"
+  - { task_id: s1, kind: shell, cwd: "{dir}", depends_on: [start], command: "echo x >> s1.started; sleep {secs}; echo x >> s1.done" }
+  - { task_id: s2, kind: shell, cwd: "{dir}", depends_on: [start], command: "echo x >> s2.started; sleep {secs}; echo x >> s2.done" }
+  - { task_id: s3, kind: shell, cwd: "{dir}", depends_on: [start], command: "echo x >> s3.started; sleep {secs}; echo x >> s3.done" }
   - { task_id: waiting, kind: shell, command: "echo waiting", depends_on: [flaky] }
-  - { task_id: after, kind: shell, command: "echo after", depends_on: [long] }
+  - { task_id: after, kind: shell, command: "echo after", depends_on: [s1] }
 "#;
 
 fn is_waiting(state: &str) -> bool {
@@ -813,26 +815,39 @@ async fn failing_an_undriven_run_ends_every_unfinished_task_instance() {
     let mut daemon = start(dir.path()).await;
     let run = daemon.post("/api/v1/dags/stuck/dagRuns", json!({})).await;
     let run_id = run["dag_run_id"].as_str().unwrap().to_string();
-    let long_started = dir.path().join("long.started");
     let state = |tis: &BTreeMap<String, (String, u64)>, task: &str| {
         tis.get(task).map(|t| t.0.clone()).unwrap_or_default()
     };
+    let sleepers = ["s1", "s2", "s3"];
+    let in_state = |tis: &BTreeMap<String, (String, u64)>, wanted: &str| -> Vec<String> {
+        sleepers
+            .iter()
+            .filter(|s| state(tis, s) == wanted)
+            .map(|s| s.to_string())
+            .collect()
+    };
     let reached = eventually(Duration::from_secs(30), async || {
         let tis = task_instances(&daemon, "stuck", &run_id).await;
-        state(&tis, "long") == "running"
-            && state(&tis, "flaky") == "up_for_retry"
-            && long_started.exists()
+        let running = in_state(&tis, "running");
+        state(&tis, "flaky") == "up_for_retry"
+            && running.len() == 2
+            && in_state(&tis, "queued").len() == 1
+            && running
+                .iter()
+                .all(|s| dir.path().join(format!("{s}.started")).exists())
     })
     .await;
     let started = Instant::now();
     let tis = task_instances(&daemon, "stuck", &run_id).await;
     assert!(
         reached,
-        "long running and flaky up for retry at once: {tis:?}\ndaemon log:\n{}",
+        "two sleepers running, one queued, flaky up for retry: {tis:?}\ndaemon log:\n{}",
         daemon_log(dir.path())
     );
+    let running = in_state(&tis, "running");
+    let queued = in_state(&tis, "queued");
     assert!(
-        is_waiting(&state(&tis, "waiting")) && is_waiting(&state(&tis, "after")),
+        state(&tis, "waiting") == "none" && is_waiting(&state(&tis, "after")),
         "waiting and after have not started: {tis:?}"
     );
 
@@ -862,24 +877,34 @@ async fn failing_an_undriven_run_ends_every_unfinished_task_instance() {
         .into_iter()
         .map(|(task, (state, _))| (task, state))
         .collect();
-    let expected: BTreeMap<String, String> = [
-        ("after", "skipped"),
+    // none, queued and up_for_retry are skipped; the running tries failed
+    let mut expected: BTreeMap<String, String> = [
+        ("start", "success"),
         ("flaky", "skipped"),
-        ("long", "failed"),
         ("waiting", "skipped"),
+        ("after", "skipped"),
     ]
     .into_iter()
     .map(|(task, state)| (task.to_string(), state.to_string()))
     .collect();
+    for task in &running {
+        expected.insert(task.clone(), "failed".into());
+    }
+    for task in &queued {
+        expected.insert(task.clone(), "skipped".into());
+    }
     assert_eq!(
         states, expected,
         "the running task instance failed, every other unfinished one skipped"
     );
     assert_eq!(run_state(&daemon, "stuck", &run_id).await, "failed");
-    never_appears(
-        &dir.path().join("long.done"),
-        started + Duration::from_secs(LONG_SECS + 1),
-        "failing the run must kill the orphaned try of long",
-    )
-    .await;
+    for task in &running {
+        never_appears(
+            &dir.path().join(format!("{task}.done")),
+            started + Duration::from_secs(LONG_SECS + 1),
+            "failing the run must kill the orphaned tries",
+        )
+        .await;
+    }
+    assert!(!dir.path().join(format!("{}.started", queued[0])).exists());
 }

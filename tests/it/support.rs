@@ -162,3 +162,55 @@ pub fn read_pid(path: &Path) -> i32 {
         .parse()
         .unwrap()
 }
+
+/// `airless serve` in-process, exactly as `main` runs it: `app::build` over
+/// a folder, then `App::run` on a listener bound to port 0 and handed over
+/// (no free-port race). Stopped (as by SIGTERM) by [`TestApp::stop`].
+pub struct TestApp {
+    pub base: String,
+    pub control: Control,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    /// Serves `dir` (its `dags/`, `airless.db` and `logs/`) with `vars` as
+    /// the `AIRLESS_*` environment.
+    pub async fn start(dir: &Path, vars: &[(&str, &str)]) -> TestApp {
+        Self::try_start(dir, vars).await.unwrap()
+    }
+
+    pub async fn try_start(dir: &Path, vars: &[(&str, &str)]) -> anyhow::Result<TestApp> {
+        let mut env: BTreeMap<String, String> = [
+            ("AIRLESS_DAGS_FOLDER", dir.join("dags")),
+            ("AIRLESS_DATABASE", dir.join("airless.db")),
+            ("AIRLESS_LOGS_FOLDER", dir.join("logs")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.display().to_string()))
+        .collect();
+        env.insert("AIRLESS_SHUTDOWN_GRACE".into(), "2s".into());
+        for (key, value) in vars {
+            env.insert(key.to_string(), value.to_string());
+        }
+        let config = airless::config::Config::load(None, &env)?;
+        let app = airless::app::build(config, BTreeMap::new()).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let control = app.control().clone();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(app.run(listener, stop.clone().cancelled_owned()));
+        Ok(TestApp {
+            base,
+            control,
+            stop,
+            task,
+        })
+    }
+
+    /// Stops it as SIGTERM does and waits until it has.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
