@@ -6,16 +6,22 @@
    first try start_date), over 5 rounds, median reported.
 2. idle RSS and CPU % over 60 s with 100 DAGs loaded.
 3. start-up time with 1,000 DAG files (spawn -> /health answers), median of 5.
+4. a 100-task noop chain triggered over the API: trigger -> run success, and the
+   hand-off gap (a task's end -> its downstream task's start), from the daemon's
+   own records, over 10 runs (median).
 
-Usage: bench/daemon.py [--quick]    (builds the release binary first)
+Usage: bench/daemon.py [--quick]    (builds the release binary first;
+       AIRLESS_BIN=path benchmarks that binary instead)
 """
-import json, os, platform, socket, sqlite3, statistics, subprocess, sys, tempfile, threading, time, urllib.request
+import datetime, json, os, platform, socket, sqlite3, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = "--quick" in sys.argv
 
 
 def build():
+    if os.environ.get("AIRLESS_BIN"):  # benchmark that binary (e.g. another commit's)
+        return os.path.abspath(os.environ["AIRLESS_BIN"])
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     return os.path.join(os.path.abspath(target), "release", "airless")
@@ -119,6 +125,40 @@ def idle(binary, seconds):
         return rss / 1024, 100.0 * (c1 - c0) / tick / (t1 - t0)
 
 
+def instant(text):
+    return datetime.datetime.fromisoformat(text)
+
+
+def chain_rounds(binary, runs):
+    with tempfile.TemporaryDirectory() as work:
+        os.makedirs(os.path.join(work, "dags"))
+        with open(os.path.join(work, "dags", "chain.yaml"), "w") as f:
+            f.write("dag_id: chain\nschedule: null\ntasks:\n  - { task_id: t0, kind: noop }\n")
+            for i in range(1, 100):
+                f.write(f"  - {{ task_id: t{i}, kind: noop, depends_on: [t{i - 1}] }}\n")
+        daemon = Daemon(binary, work)
+        db = sqlite3.connect(os.path.join(work, "airless.db"))
+        totals, gaps = [], []
+        for _ in range(runs):
+            before = db.execute("SELECT COUNT(*) FROM dag_runs").fetchone()[0]
+            trigger(daemon.base, "chain")
+            deadline = time.monotonic() + 30
+            while True:
+                row = db.execute("SELECT id, state, queued_at, end_date FROM dag_runs ORDER BY id DESC LIMIT 1").fetchone()
+                if db.execute("SELECT COUNT(*) FROM dag_runs").fetchone()[0] > before and row[1] == "success":
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the chain did not finish")
+                time.sleep(0.01)
+            totals.append((instant(row[3]) - instant(row[2])).total_seconds() * 1000)
+            tis = db.execute("SELECT task_id, start_date, end_date FROM task_instances WHERE dag_run_id = ?",
+                             (row[0],)).fetchall()
+            by_task = {t: (instant(s), instant(e)) for t, s, e in tis}
+            gaps.extend((by_task[f"t{i}"][0] - by_task[f"t{i - 1}"][1]).total_seconds() * 1000 for i in range(1, 100))
+        daemon.stop()
+        return statistics.median(totals), statistics.median(gaps)
+
+
 def startup(binary, files):
     with tempfile.TemporaryDirectory() as work:
         write_dags(os.path.join(work, "dags"), files)
@@ -143,6 +183,9 @@ def main():
     rss, cpu_pct = idle(binary, 10 if QUICK else 60)
     print(f"idle with 100 DAGs over {10 if QUICK else 60} s: RSS {rss:.1f} MB (target <= 30), CPU {cpu_pct:.2f} % (target <= 0.5)")
     print(f"start-up with 1,000 DAG files: {startup(binary, 1000):.3f} s, median of 5 (target <= 1 s)")
+    total, gap = chain_rounds(binary, 10)
+    print(f"100-task noop chain over the API: trigger -> success {total:.1f} ms (target <= 50), "
+          f"hand-off gap {gap:.3f} ms (target <= 0.2), median of 10 runs")
 
 
 if __name__ == "__main__":

@@ -171,9 +171,13 @@ impl Control {
         self.inner.events.subscribe()
     }
 
-    fn publish(&self, event: Event) {
-        // no subscriber is fine; a full buffer drops the oldest for the laggard
-        let _ = self.inner.events.send(event);
+    /// Publishes the event `make` builds, if anyone listens (the engine's
+    /// hot path builds nothing when nobody does).
+    fn publish(&self, make: impl FnOnce() -> Event) {
+        if self.inner.events.receiver_count() > 0 {
+            // a full buffer drops the oldest for the laggard; nobody waits
+            let _ = self.inner.events.send(make());
+        }
     }
 
     fn me(&self) -> Option<&str> {
@@ -232,7 +236,7 @@ impl Control {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("\n");
-                self.publish(Event::ImportErrorAppeared {
+                self.publish(|| Event::ImportErrorAppeared {
                     file,
                     message,
                     at: now,
@@ -240,7 +244,7 @@ impl Control {
             }
         }
         for file in before.difference(&broken) {
-            self.publish(Event::ImportErrorCleared {
+            self.publish(|| Event::ImportErrorCleared {
                 file: file.clone(),
                 at: now,
             });
@@ -342,7 +346,7 @@ impl Control {
         let changed = self.inner.writer.set_paused(dag_id, paused).await?;
         if changed {
             let (dag_id, at) = (dag_id.clone(), self.now());
-            self.publish(if paused {
+            self.publish(|| if paused {
                 Event::DagPaused { dag_id, at }
             } else {
                 Event::DagUnpaused { dag_id, at }
@@ -410,7 +414,7 @@ impl Control {
             })
             .await?;
         tracing::info!(dag_id = %dag.dag_id, run_id = %run_id, "dag run queued");
-        self.publish(Event::RunQueued {
+        self.publish(|| Event::RunQueued {
             dag_id: run.dag_id.clone(),
             run_id: run.run_id.clone(),
             at: now,
@@ -492,7 +496,7 @@ impl Control {
             .set_run_state(run.id, RunState::Queued, RunState::Running, now, self.me())
             .await?;
         run.state = RunState::Running;
-        self.publish(Event::RunStarted {
+        self.publish(|| Event::RunStarted {
             dag_id: run.dag_id.clone(),
             run_id: run.run_id.clone(),
             at: now,
@@ -515,7 +519,7 @@ impl Control {
             .await
         {
             Ok(()) => {
-                self.publish(Event::RunFinished {
+                self.publish(|| Event::RunFinished {
                     dag_id: run.dag_id.clone(),
                     run_id: run.run_id.clone(),
                     state,
@@ -566,7 +570,7 @@ impl Control {
             .set_task_state(ti.id, from, to, now, fence)
             .await?;
         tracing::debug!(task_id = %ti.task_id, from = %from, to = %to, "task state");
-        self.publish(Event::TaskInstanceChanged {
+        self.publish(|| Event::TaskInstanceChanged {
             dag_id: run.dag_id.clone(),
             run_id: run.run_id.clone(),
             task_id: ti.task_id.clone(),
@@ -590,7 +594,7 @@ impl Control {
             .writer
             .start_try(ti.id, ti.state, try_number, log_path, now, self.me())
             .await?;
-        self.publish(Event::TryStarted {
+        self.publish(|| Event::TryStarted {
             dag_id: run.dag_id.clone(),
             run_id: run.run_id.clone(),
             task_id: ti.task_id.clone(),
@@ -627,7 +631,7 @@ impl Control {
             .writer
             .finish_try(ti.id, try_number, end, fence)
             .await?;
-        self.publish(Event::TryEnded {
+        self.publish(|| Event::TryEnded {
             dag_id: run.dag_id.clone(),
             run_id: run.run_id.clone(),
             task_id: ti.task_id.clone(),
@@ -776,7 +780,7 @@ impl Control {
                 }
             }
         }
-        self.publish(Event::RunFinished {
+        self.publish(|| Event::RunFinished {
             dag_id: run.dag_id.clone(),
             run_id: run.run_id.clone(),
             state: RunState::Failed,
@@ -795,7 +799,7 @@ impl Control {
             .writer
             .set_run_state(run.id, run.state, RunState::Queued, now, None)
             .await?;
-        self.publish(Event::RunQueued {
+        self.publish(|| Event::RunQueued {
             dag_id: run.dag_id.clone(),
             run_id: run.run_id.clone(),
             at: now,
@@ -830,7 +834,7 @@ impl Control {
             {
                 Ok(()) => {
                     runs.insert(candidate.dag_run_id, candidate.run_state);
-                    self.publish(Event::TaskInstanceChanged {
+                    self.publish(|| Event::TaskInstanceChanged {
                         dag_id: dag.dag_id.clone(),
                         run_id: candidate.run_id.clone(),
                         task_id: candidate.task_id.clone(),

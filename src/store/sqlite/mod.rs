@@ -95,13 +95,25 @@ fn expect_one(rows: u64, what: impl FnOnce() -> String, expected: &str) -> Resul
     }
 }
 
-/// The clause that fences a task-instance write by its run's lease.
-const TI_FENCE: &str = "(?fence IS NULL OR (SELECT lease_owner FROM dag_runs WHERE dag_runs.id = task_instances.dag_run_id) = ?fence)";
+// Task-instance writes by a driver are fenced by its run's lease: the
+// statement changes nothing unless the run is still held by `fence` (a
+// `NULL` fence is a write on a run nobody drives).
+const SET_TASK_STATE: &str = "UPDATE task_instances SET state = ?1,
+        end_date = CASE WHEN ?1 IN ('skipped', 'upstream_failed', 'failed', 'success') THEN ?2 WHEN ?1 = 'none' THEN NULL ELSE end_date END
+     WHERE id = ?3 AND state = ?4
+       AND (?5 IS NULL OR (SELECT lease_owner FROM dag_runs WHERE dag_runs.id = task_instances.dag_run_id) = ?5)";
 
-/// Replaces the named `?fence` placeholder with a numbered one.
-fn fenced(sql: &str, n: usize) -> String {
-    sql.replace("?fence", &format!("?{n}"))
-}
+// one statement: the `task_try_started` trigger records the try
+const START_TRY: &str = "UPDATE task_instances SET state = 'running', try_number = ?1, start_date = ?2, end_date = NULL,
+        next_retry_at = NULL, error = NULL, external_id = NULL, external_url = NULL, log_path = ?3,
+        pgid = NULL, pg_owner = NULL, pg_boot_id = NULL
+     WHERE id = ?4 AND state = ?5
+       AND (?6 IS NULL OR (SELECT lease_owner FROM dag_runs WHERE dag_runs.id = task_instances.dag_run_id) = ?6)";
+
+// one statement: the `task_try_ended` trigger closes the try's row
+const FINISH_TRY: &str = "UPDATE task_instances SET state = ?1, end_date = ?2, output = ?3, error = ?4, next_retry_at = ?5
+     WHERE id = ?6 AND state = 'running' AND try_number = ?7
+       AND (?8 IS NULL OR (SELECT lease_owner FROM dag_runs WHERE dag_runs.id = task_instances.dag_run_id) = ?8)";
 
 #[async_trait::async_trait]
 impl StateWrite for SqliteStore {
@@ -194,26 +206,30 @@ impl StateWrite for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let mut ids = Vec::with_capacity(dags.len());
         for dag in dags {
-            sqlx::query(
-                "INSERT INTO dags (dag_id, is_paused, fileloc, last_parsed_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (dag_id) DO UPDATE SET fileloc = excluded.fileloc, last_parsed_at = excluded.last_parsed_at",
-            )
-            .bind(dag.dag_id.as_str())
-            .bind(dag.is_paused_upon_creation)
-            .bind(&dag.fileloc)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
             let known: Option<i64> =
                 sqlx::query_scalar("SELECT id FROM dag_versions WHERE dag_id = ? AND hash = ?")
                     .bind(dag.dag_id.as_str())
                     .bind(dag.hash)
                     .fetch_optional(&mut *tx)
                     .await?;
+            // the DAG's row first (a version refers to it), pointing at a
+            // known version at once
+            sqlx::query(
+                "INSERT INTO dags (dag_id, is_paused, fileloc, last_parsed_at, latest_version) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (dag_id) DO UPDATE SET fileloc = excluded.fileloc, last_parsed_at = excluded.last_parsed_at,
+                     latest_version = COALESCE(excluded.latest_version, dags.latest_version)",
+            )
+            .bind(dag.dag_id.as_str())
+            .bind(dag.is_paused_upon_creation)
+            .bind(&dag.fileloc)
+            .bind(now)
+            .bind(known)
+            .execute(&mut *tx)
+            .await?;
             let id = match known {
                 Some(id) => id,
                 None => {
-                    sqlx::query_scalar(
+                    let id: i64 = sqlx::query_scalar(
                         "INSERT INTO dag_versions (dag_id, version_number, hash, source, fileloc, created_at)
                          VALUES (?1, (SELECT COALESCE(MAX(version_number), 0) + 1 FROM dag_versions WHERE dag_id = ?1), ?2, ?3, ?4, ?5)
                          RETURNING id",
@@ -224,14 +240,15 @@ impl StateWrite for SqliteStore {
                     .bind(&dag.fileloc)
                     .bind(now)
                     .fetch_one(&mut *tx)
-                    .await?
+                    .await?;
+                    sqlx::query("UPDATE dags SET latest_version = ? WHERE dag_id = ?")
+                        .bind(id)
+                        .bind(dag.dag_id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    id
                 }
             };
-            sqlx::query("UPDATE dags SET latest_version = ? WHERE dag_id = ?")
-                .bind(id)
-                .bind(dag.dag_id.as_str())
-                .execute(&mut *tx)
-                .await?;
             ids.push(id);
         }
         tx.commit().await?;
@@ -388,15 +405,7 @@ impl StateWrite for SqliteStore {
     ) -> Result<(), StoreError> {
         from.transition(to)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let sql = fenced(
-            &format!(
-                "UPDATE task_instances SET state = ?1,
-                    end_date = CASE WHEN ?1 IN ('skipped', 'upstream_failed', 'failed', 'success') THEN ?2 WHEN ?1 = 'none' THEN NULL ELSE end_date END
-                 WHERE id = ?3 AND state = ?4 AND {TI_FENCE}"
-            ),
-            5,
-        );
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let done = sqlx::query(SET_TASK_STATE)
             .bind(to.as_str())
             .bind(now)
             .bind(ti_id)
@@ -422,17 +431,7 @@ impl StateWrite for SqliteStore {
     ) -> Result<(), StoreError> {
         from.transition(TaskState::Running)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        // one statement: the `task_try_started` trigger records the try
-        let sql = fenced(
-            &format!(
-                "UPDATE task_instances SET state = 'running', try_number = ?1, start_date = ?2, end_date = NULL,
-                    next_retry_at = NULL, error = NULL, external_id = NULL, external_url = NULL, log_path = ?3,
-                    pgid = NULL, pg_owner = NULL, pg_boot_id = NULL
-                 WHERE id = ?4 AND state = ?5 AND {TI_FENCE}"
-            ),
-            6,
-        );
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let done = sqlx::query(START_TRY)
             .bind(try_number)
             .bind(now)
             .bind(log_path)
@@ -458,15 +457,7 @@ impl StateWrite for SqliteStore {
         TaskState::Running
             .transition(end.state)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        // one statement: the `task_try_ended` trigger closes the try's row
-        let sql = fenced(
-            &format!(
-                "UPDATE task_instances SET state = ?1, end_date = ?2, output = ?3, error = ?4, next_retry_at = ?5
-                 WHERE id = ?6 AND state = 'running' AND try_number = ?7 AND {TI_FENCE}"
-            ),
-            8,
-        );
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let done = sqlx::query(FINISH_TRY)
             .bind(end.state.as_str())
             .bind(end.now)
             .bind(end.output.map(|o| o.to_string()))
