@@ -346,10 +346,12 @@ impl Control {
         let changed = self.inner.writer.set_paused(dag_id, paused).await?;
         if changed {
             let (dag_id, at) = (dag_id.clone(), self.now());
-            self.publish(|| if paused {
-                Event::DagPaused { dag_id, at }
-            } else {
-                Event::DagUnpaused { dag_id, at }
+            self.publish(|| {
+                if paused {
+                    Event::DagPaused { dag_id, at }
+                } else {
+                    Event::DagUnpaused { dag_id, at }
+                }
             });
         }
         Ok(changed)

@@ -206,25 +206,22 @@ impl StateWrite for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let mut ids = Vec::with_capacity(dags.len());
         for dag in dags {
-            let known: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM dag_versions WHERE dag_id = ? AND hash = ?")
-                    .bind(dag.dag_id.as_str())
-                    .bind(dag.hash)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            // the DAG's row first (a version refers to it), pointing at a
-            // known version at once
-            sqlx::query(
-                "INSERT INTO dags (dag_id, is_paused, fileloc, last_parsed_at, latest_version) VALUES (?, ?, ?, ?, ?)
-                 ON CONFLICT (dag_id) DO UPDATE SET fileloc = excluded.fileloc, last_parsed_at = excluded.last_parsed_at,
-                     latest_version = COALESCE(excluded.latest_version, dags.latest_version)",
+            // a write first, so the transaction holds SQLite's write lock from
+            // its start (a read first could not upgrade beside a writer); the
+            // DAG's row points at its version at once when the text is known
+            let known: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO dags (dag_id, is_paused, fileloc, last_parsed_at, latest_version)
+                 VALUES (?1, ?2, ?3, ?4, (SELECT id FROM dag_versions WHERE dag_id = ?1 AND hash = ?5))
+                 ON CONFLICT (dag_id) DO UPDATE SET fileloc = excluded.fileloc,
+                     last_parsed_at = excluded.last_parsed_at, latest_version = excluded.latest_version
+                 RETURNING latest_version",
             )
             .bind(dag.dag_id.as_str())
             .bind(dag.is_paused_upon_creation)
             .bind(&dag.fileloc)
             .bind(now)
-            .bind(known)
-            .execute(&mut *tx)
+            .bind(dag.hash)
+            .fetch_one(&mut *tx)
             .await?;
             let id = match known {
                 Some(id) => id,
