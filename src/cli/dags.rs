@@ -378,6 +378,7 @@ pub async fn test_task(
         outputs: &outputs,
     };
     let log = TaskLog::stdout(secret_values(&env));
+    let hidden = crate::engine::template::hidden_variables(&env);
     let kind = match TemplateContext::new(&vars).render_kind(&task.kind) {
         Ok(kind) => kind,
         Err(message) => {
@@ -401,7 +402,13 @@ pub async fn test_task(
         cancel,
         http: reqwest::Client::new(),
         workdir: None,
-        env: Arc::new(env.clone()),
+        hidden_env: Arc::new(hidden.clone()),
+        env: Arc::new(
+            env.iter()
+                .filter(|(name, _)| !hidden.contains(name))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
         clock: Arc::new(SystemClock),
         shutdown: CancellationToken::new(),
         deadline: task

@@ -66,7 +66,10 @@ struct Inner {
     control: Control,
     parallelism: Arc<Semaphore>,
     logs_dir: PathBuf,
+    /// The environment tasks see: the process's minus airless's own secrets.
     env: Arc<BTreeMap<String, String>>,
+    /// Variables removed from every task's environment.
+    hidden_env: Arc<Vec<String>>,
     secrets: Vec<String>,
     http: reqwest::Client,
 }
@@ -83,12 +86,18 @@ pub enum DriveOutcome {
 impl Engine {
     pub fn new(control: Control, settings: EngineSettings) -> Engine {
         let secrets = template::secret_values(&settings.env);
+        let hidden = template::hidden_variables(&settings.env);
+        let mut env = settings.env;
+        for name in &hidden {
+            env.remove(name);
+        }
         Engine {
             inner: Arc::new(Inner {
                 control,
                 parallelism: Arc::new(Semaphore::new(settings.parallelism.max(1))),
                 logs_dir: settings.logs_dir,
-                env: Arc::new(settings.env),
+                env: Arc::new(env),
+                hidden_env: Arc::new(hidden),
                 secrets,
                 http: reqwest::Client::builder()
                     .user_agent(concat!("airless/", env!("CARGO_PKG_VERSION")))

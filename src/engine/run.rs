@@ -578,6 +578,9 @@ impl TryJob {
                 }
             }
         };
+        // outputs and errors are stored (and served) masked, as logs are
+        let output = output.map(|o| super::template::mask_json(&o, &inner.secrets));
+        let error = error.map(|e| log.mask(&e));
         match &error {
             None => log.line("try succeeded"),
             Some(message) => log.line(&format!("try failed: {message}; task is now {state}")),
@@ -649,6 +652,7 @@ impl TryJob {
             http: inner.http.clone(),
             workdir: None,
             env: inner.env.clone(),
+            hidden_env: inner.hidden_env.clone(),
             clock: self.engine.clock().clone(),
             shutdown: self.shutdown.clone(),
             deadline,

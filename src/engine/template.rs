@@ -160,13 +160,66 @@ impl TemplateContext {
 /// the task log masks them.
 pub fn secret_values(env: &BTreeMap<String, String>) -> Vec<String> {
     const MARKERS: [&str; 4] = ["TOKEN", "PASSWORD", "SECRET", "KEY"];
-    env.iter()
+    let mut secrets: Vec<String> = env
+        .iter()
         .filter(|(name, value)| {
             let upper = name.to_ascii_uppercase();
             value.len() >= 4 && MARKERS.iter().any(|m| upper.contains(m))
         })
-        .map(|(_, value)| value.clone())
+        // a list such as AIRLESS_API_TOKENS=t1,t2: each item is a secret too
+        .flat_map(|(_, value)| {
+            std::iter::once(value.clone()).chain(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|part| part.len() >= 4 && *part != value)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    // the longest first, so a list is masked whole before its items
+    secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    secrets.dedup();
+    secrets
+}
+
+/// The variables of airless's own config that hold secrets (API tokens, a
+/// database URL with a password): no task sees them, in its environment or
+/// in `{{ env.… }}`.
+pub fn hidden_variables(env: &BTreeMap<String, String>) -> Vec<String> {
+    const MARKERS: [&str; 4] = ["TOKEN", "PASSWORD", "SECRET", "KEY"];
+    env.keys()
+        .filter(|name| {
+            name.starts_with("AIRLESS_")
+                && (name.as_str() == "AIRLESS_DATABASE"
+                    || MARKERS.iter().any(|m| name.contains(m)))
+        })
+        .cloned()
         .collect()
+}
+
+/// `value` with every secret in its strings masked (outputs are stored
+/// and served masked, as logs are).
+pub fn mask_json(value: &Value, secrets: &[String]) -> Value {
+    match value {
+        Value::String(text) => {
+            let mut masked = text.clone();
+            for secret in secrets {
+                if masked.contains(secret.as_str()) {
+                    masked = masked.replace(secret.as_str(), "***");
+                }
+            }
+            Value::String(masked)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| mask_json(v, secrets)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), mask_json(v, secrets)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -298,5 +351,31 @@ mod tests {
         let mut secrets = secret_values(&env);
         secrets.sort();
         assert_eq!(secrets, vec!["dapi123", "hunter22"]);
+    }
+
+    #[test]
+    fn each_token_of_a_list_is_a_secret_of_its_own_and_airless_secrets_are_hidden() {
+        let env: BTreeMap<String, String> = [
+            ("AIRLESS_API_TOKENS", "first-token,second-token"),
+            ("AIRLESS_DATABASE", "postgres://u:pw@db/airless"),
+            ("AIRLESS_BIND", "127.0.0.1:8080"),
+            ("HOME", "/root"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            secret_values(&env),
+            ["first-token,second-token", "second-token", "first-token"]
+        );
+        assert_eq!(
+            hidden_variables(&env),
+            ["AIRLESS_API_TOKENS", "AIRLESS_DATABASE"]
+        );
+        let output = json!({"line": "token=first-token", "n": 1, "list": ["second-token"]});
+        assert_eq!(
+            mask_json(&output, &secret_values(&env)),
+            json!({"line": "token=***", "n": 1, "list": ["***"]})
+        );
     }
 }

@@ -41,8 +41,12 @@ pub struct TaskContext {
     pub http: reqwest::Client,
     /// Working directory for tasks that do not set one.
     pub workdir: Option<PathBuf>,
-    /// The process environment (DATABRICKS_*, HOME, …) as the engine sees it.
+    /// The process environment (DATABRICKS_*, HOME, …) as the engine sees it,
+    /// without airless's own secrets.
     pub env: Arc<BTreeMap<String, String>>,
+    /// Variables of the process environment a spawned command must not
+    /// inherit (airless's API tokens, its database URL).
+    pub hidden_env: Arc<Vec<String>>,
     /// "Now" and waiting (virtual in tests).
     pub clock: Arc<dyn Clock>,
     /// Fires when airless is stopping: an executor whose remote job outlives

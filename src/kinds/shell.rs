@@ -35,6 +35,10 @@ pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
             c
         }
     };
+    // airless's own secrets (API tokens, database URL) stay with airless
+    for name in ctx.hidden_env.iter() {
+        command.env_remove(name);
+    }
     command
         .env("AIRFLOW_CTX_DAG_ID", ctx.dag_id.as_str())
         .env("AIRFLOW_CTX_DAG_RUN_ID", ctx.run_id.as_str())

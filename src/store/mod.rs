@@ -37,8 +37,12 @@ pub enum StoreError {
     Open { path: String, message: String },
     #[error("the state database {0} does not exist")]
     Missing(String),
-    #[error("cannot migrate the state database: {0}")]
-    Migrate(String),
+    #[error("cannot migrate the state database {path}: {message}")]
+    Migrate { path: String, message: String },
+    #[error(
+        "{path} is not an airless state database: it holds other tables ({tables}); point `database` at a new file"
+    )]
+    Foreign { path: String, tables: String },
     #[error("DagRun `{run_id}` of `{dag_id}` already exists")]
     DuplicateRun { dag_id: DagId, run_id: RunId },
     #[error("DAG `{dag_id}` already has a run for logical date {logical_date}")]

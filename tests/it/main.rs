@@ -22,5 +22,6 @@ mod ownership;
 mod port;
 mod port_mwaa;
 mod scheduler;
+mod secrets;
 mod support;
 mod validation;

@@ -29,7 +29,17 @@ impl From<sqlx::Error> for StoreError {
 #[derive(Debug, Clone)]
 pub(super) struct SqliteStore {
     pool: SqlitePool,
+    /// When this handle last wrote (unix ms), and whether the WAL was
+    /// truncated since: an idle daemon gives the WAL's disk space back.
+    last_write: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    truncated: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// The WAL file is cut back to this size whenever a checkpoint resets it.
+const WAL_SIZE_LIMIT: &str = "67108864";
+
+/// After this long without a write, a checkpoint truncates the WAL to zero.
+const IDLE_BEFORE_TRUNCATE: chrono::Duration = chrono::Duration::seconds(5);
 
 impl SqliteStore {
     /// Opens the database at `path`. Read-write: created if missing, WAL,
@@ -46,12 +56,18 @@ impl SqliteStore {
             .filename(path)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        if access == Access::ReadWrite {
+            // before anything is written to it (WAL mode, migrations):
+            // another application's database is refused as it is
+            refuse_foreign(path, options.clone()).await?;
+        }
         options = match access {
             Access::ReadWrite => options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .pragma("wal_autocheckpoint", "0"),
+                .pragma("wal_autocheckpoint", "0")
+                .pragma("journal_size_limit", WAL_SIZE_LIMIT),
             Access::ReadOnly => {
                 if !path.exists() {
                     return Err(StoreError::Missing(path.display().to_string()));
@@ -78,10 +94,66 @@ impl SqliteStore {
             sqlx::migrate!("./migrations/sqlite")
                 .run(&pool)
                 .await
-                .map_err(|err| StoreError::Migrate(err.to_string()))?;
+                .map_err(|err| StoreError::Migrate {
+                    path: path.display().to_string(),
+                    message: err.to_string(),
+                })?;
         }
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            last_write: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(
+                chrono::Utc::now().timestamp_millis(),
+            )),
+            truncated: std::sync::Arc::default(),
+        })
     }
+
+    /// Notes a write, for the checkpoint's idle test.
+    fn wrote(&self) {
+        self.last_write.store(
+            chrono::Utc::now().timestamp_millis(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.truncated
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Refuses an existing, non-empty SQLite file that is not an airless
+/// database (it has tables but no airless migrations), reading it only.
+async fn refuse_foreign(path: &Path, options: SqliteConnectOptions) -> Result<(), StoreError> {
+    let non_empty = std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false);
+    if !non_empty {
+        return Ok(());
+    }
+    let open_error = |err: sqlx::Error| StoreError::Open {
+        path: path.display().to_string(),
+        message: err.to_string(),
+    };
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.read_only(true))
+        .await
+        .map_err(open_error)?;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await
+    .map_err(open_error)?;
+    pool.close().await;
+    let ours = tables.iter().any(|t| t == "_sqlx_migrations") && tables.iter().any(|t| t == "dag_runs");
+    if tables.is_empty() || ours {
+        return Ok(());
+    }
+    let mut listed: Vec<String> = tables.into_iter().take(5).collect();
+    if listed.len() == 5 {
+        listed.push("…".into());
+    }
+    Err(StoreError::Foreign {
+        path: path.display().to_string(),
+        tables: listed.join(", "),
+    })
 }
 
 fn expect_one(rows: u64, what: impl FnOnce() -> String, expected: &str) -> Result<(), StoreError> {
@@ -118,6 +190,7 @@ const FINISH_TRY: &str = "UPDATE task_instances SET state = ?1, end_date = ?2, o
 #[async_trait::async_trait]
 impl StateWrite for SqliteStore {
     async fn insert_owner(&self, owner: &Owner) -> Result<(), StoreError> {
+        self.wrote();
         sqlx::query(
             "INSERT INTO owners (id, kind, host, pid, pid_start, boot_id, started_at, heartbeat_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -140,6 +213,7 @@ impl StateWrite for SqliteStore {
         owner: &str,
         observed: Option<&str>,
     ) -> Result<bool, StoreError> {
+        self.wrote();
         let done = sqlx::query(
             "INSERT INTO scheduler_lock (id, owner_id) VALUES (1, ?1)
              ON CONFLICT (id) DO UPDATE SET owner_id = excluded.owner_id
@@ -158,6 +232,7 @@ impl StateWrite for SqliteStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<i64>, StoreError> {
+        self.wrote();
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE owners SET heartbeat_at = ? WHERE id = ?")
             .bind(now)
@@ -177,6 +252,7 @@ impl StateWrite for SqliteStore {
     }
 
     async fn stop_owner(&self, owner: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.wrote();
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE owners SET stopped_at = ?, heartbeat_at = ? WHERE id = ?")
             .bind(now)
@@ -203,6 +279,7 @@ impl StateWrite for SqliteStore {
         dags: &[NewDagVersion<'_>],
         now: DateTime<Utc>,
     ) -> Result<Vec<i64>, StoreError> {
+        self.wrote();
         let mut tx = self.pool.begin().await?;
         let mut ids = Vec::with_capacity(dags.len());
         for dag in dags {
@@ -253,6 +330,7 @@ impl StateWrite for SqliteStore {
     }
 
     async fn set_paused(&self, dag_id: &DagId, paused: bool) -> Result<bool, StoreError> {
+        self.wrote();
         let known: Option<bool> = sqlx::query_scalar("SELECT is_paused FROM dags WHERE dag_id = ?")
             .bind(dag_id.as_str())
             .fetch_optional(&self.pool)
@@ -274,6 +352,7 @@ impl StateWrite for SqliteStore {
     }
 
     async fn create_dag_run(&self, new: &NewDagRun<'_>) -> Result<DagRun, StoreError> {
+        self.wrote();
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO dag_runs (dag_id, run_id, run_type, state, logical_date, data_interval_start,
@@ -334,6 +413,7 @@ impl StateWrite for SqliteStore {
         until: DateTime<Utc>,
         observed: Option<&Lease>,
     ) -> Result<bool, StoreError> {
+        self.wrote();
         let done = sqlx::query(
             "UPDATE dag_runs SET lease_owner = ?1, lease_expires_at = ?2
              WHERE id = ?3 AND state IN ('queued', 'running')
@@ -350,6 +430,7 @@ impl StateWrite for SqliteStore {
     }
 
     async fn release_run(&self, id: i64, owner: &str) -> Result<(), StoreError> {
+        self.wrote();
         sqlx::query(
             "UPDATE dag_runs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?",
         )
@@ -368,6 +449,7 @@ impl StateWrite for SqliteStore {
         now: DateTime<Utc>,
         fence: Fence<'_>,
     ) -> Result<(), StoreError> {
+        self.wrote();
         from.transition(to).map_err(|e| StoreError::Conflict {
             what: format!("DagRun #{id}"),
             expected: e.to_string(),
@@ -400,6 +482,7 @@ impl StateWrite for SqliteStore {
         now: DateTime<Utc>,
         fence: Fence<'_>,
     ) -> Result<(), StoreError> {
+        self.wrote();
         from.transition(to)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let done = sqlx::query(SET_TASK_STATE)
@@ -426,6 +509,7 @@ impl StateWrite for SqliteStore {
         now: DateTime<Utc>,
         fence: Fence<'_>,
     ) -> Result<(), StoreError> {
+        self.wrote();
         from.transition(TaskState::Running)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let done = sqlx::query(START_TRY)
@@ -451,6 +535,7 @@ impl StateWrite for SqliteStore {
         end: &TryEnd<'_>,
         fence: Fence<'_>,
     ) -> Result<(), StoreError> {
+        self.wrote();
         TaskState::Running
             .transition(end.state)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -479,6 +564,7 @@ impl StateWrite for SqliteStore {
         external_id: &str,
         url: Option<&str>,
     ) -> Result<(), StoreError> {
+        self.wrote();
         let done = sqlx::query(
             "UPDATE task_instances SET external_id = ?, external_url = ? WHERE id = ? AND state = 'running' AND try_number = ?",
         )
@@ -501,6 +587,7 @@ impl StateWrite for SqliteStore {
         try_number: u32,
         group: &ProcessGroup,
     ) -> Result<(), StoreError> {
+        self.wrote();
         let done = sqlx::query(
             "UPDATE task_instances SET pgid = ?, pg_owner = ?, pg_boot_id = ? WHERE id = ? AND state = 'running' AND try_number = ?",
         )
@@ -524,6 +611,7 @@ impl StateWrite for SqliteStore {
         from: TaskState,
         max_tries: u32,
     ) -> Result<(), StoreError> {
+        self.wrote();
         from.transition(TaskState::None)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let done = sqlx::query(
@@ -544,9 +632,22 @@ impl StateWrite for SqliteStore {
     }
 
     async fn checkpoint(&self) -> Result<(), StoreError> {
-        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&self.pool)
-            .await?;
+        use std::sync::atomic::Ordering::Relaxed;
+        let idle = chrono::Utc::now().timestamp_millis() - self.last_write.load(Relaxed)
+            > IDLE_BEFORE_TRUNCATE.num_milliseconds();
+        if idle && !self.truncated.load(Relaxed) {
+            // nothing written for a while: copy everything back and cut the
+            // WAL file to zero (it waits briefly for readers)
+            let (busy, _, _): (i64, i64, i64) =
+                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(&self.pool)
+                    .await?;
+            self.truncated.store(busy == 0, Relaxed);
+        } else {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(())
     }
 }
