@@ -27,13 +27,20 @@ pub struct App {
     root: CancellationToken,
 }
 
-/// Opens the state database (as the one scheduler on it), loads the DAG
-/// folder (a broken file keeps its last good version) and wires the engine.
+/// Opens the state database as the one scheduler on it (refusing, before
+/// anything else, when another `serve` holds it) and wires the engine. The
+/// DAG folder is loaded by [`App::run`], after the port is open.
 pub async fn build(config: Config, env: BTreeMap<String, String>) -> anyhow::Result<App> {
     if !config.bind.ip().is_loopback() && config.api_tokens.is_empty() {
         anyhow::bail!(
             "refusing to listen on {} without an API token: set `api_tokens` in airless.toml or AIRLESS_API_TOKENS, or bind to 127.0.0.1",
             config.bind
+        );
+    }
+    if !config.dags_folder.is_dir() {
+        anyhow::bail!(
+            "the DAG folder {} does not exist: create it, or set `dags_folder` in airless.toml or AIRLESS_DAGS_FOLDER",
+            config.dags_folder.display()
         );
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -44,19 +51,7 @@ pub async fn build(config: Config, env: BTreeMap<String, String>) -> anyhow::Res
         config.lease_timeout,
     )
     .await?;
-    let mut bag = DagBag::load(&config.dags_folder).with_context(|| {
-        format!(
-            "cannot read the DAG folder {}",
-            config.dags_folder.display()
-        )
-    })?;
-    control.register_dags(&bag).await?;
-    control.restore_last_good(&mut bag).await?;
-    tracing::info!(dags = bag.dags.len(), import_errors = bag.import_errors.len(), folder = %config.dags_folder.display(), "DAGs loaded");
-    for error in bag.errors() {
-        tracing::warn!("import error: {error}");
-    }
-    let registry = DagRegistry::new(bag);
+    let registry = DagRegistry::loading();
     let root = CancellationToken::new();
     let engine = Engine::new(
         control.clone(),
@@ -76,15 +71,39 @@ pub async fn build(config: Config, env: BTreeMap<String, String>) -> anyhow::Res
     })
 }
 
+/// Loads the DAG folder off the async runtime (a big or slow file never
+/// stalls the API), records its versions and puts back the last good
+/// version of each broken file.
+async fn load_dags(config: &Config, control: &Control) -> anyhow::Result<DagBag> {
+    let folder = config.dags_folder.clone();
+    let mut bag = tokio::task::spawn_blocking(move || DagBag::load(&folder))
+        .await
+        .context("the DAG loader stopped")?
+        .with_context(|| {
+            format!(
+                "cannot read the DAG folder {}",
+                config.dags_folder.display()
+            )
+        })?;
+    control.register_dags(&bag).await?;
+    control.restore_last_good(&mut bag).await?;
+    tracing::info!(dags = bag.dags.len(), import_errors = bag.import_errors.len(), folder = %config.dags_folder.display(), "DAGs loaded");
+    for error in bag.errors() {
+        tracing::warn!("import error: {error}");
+    }
+    Ok(bag)
+}
+
 impl App {
     /// The door this daemon changes state through (tests subscribe to it).
     pub fn control(&self) -> &Control {
         &self.control
     }
 
-    /// Runs until `shutdown` completes: adoption of runs left unfinished
-    /// first, then the scheduler, the lease keeper, the DAG-folder watcher
-    /// and the HTTP API on `listener`. Then: stop taking work, let running
+    /// Runs until `shutdown` completes: the HTTP API on `listener` first
+    /// (`/health` says the DAGs are loading), then the DAG folder is loaded,
+    /// runs left unfinished are adopted, and the scheduler, the lease keeper
+    /// and the folder watcher start. Then: stop taking work, let running
     /// tries finish within `shutdown_grace`, give up every lease.
     pub async fn run(
         self,
@@ -98,6 +117,56 @@ impl App {
             launcher,
             root,
         } = self;
+        let state = AppState {
+            dags: registry.clone(),
+            launcher: launcher.clone(),
+            api_tokens: Arc::new(config.api_tokens.clone()),
+            started_at: control.now(),
+        };
+        match listener.local_addr() {
+            Ok(address) => tracing::info!("serving the API on http://{address}"),
+            Err(err) => tracing::warn!("serving the API on an unknown address: {err}"),
+        }
+        // connections never take the file descriptors tries need: a few
+        // hundred stay free whatever the limit
+        let open_files = crate::api::server::raise_open_file_limit().unwrap_or(1024);
+        let max_connections = config
+            .max_connections
+            .min(usize::try_from(open_files.saturating_sub(256)).unwrap_or(usize::MAX).max(16));
+        let limits = crate::api::server::Limits {
+            header_read_timeout: config.header_read_timeout,
+            request_timeout: config.request_timeout,
+            max_connections,
+            grace: config.shutdown_grace,
+        };
+        let server_stop = root.child_token();
+        let server = tokio::spawn(crate::api::server::serve(
+            listener,
+            crate::api::router(state),
+            limits,
+            server_stop.clone(),
+        ));
+
+        tokio::pin!(shutdown);
+        let loaded = tokio::select! {
+            loaded = load_dags(&config, &control) => loaded,
+            () = &mut shutdown => {
+                root.cancel();
+                let _ = server.await;
+                control.stop().await?;
+                return Ok(());
+            }
+        };
+        let bag = match loaded {
+            Ok(bag) => bag,
+            Err(err) => {
+                root.cancel();
+                let _ = server.await;
+                let _ = control.stop().await;
+                return Err(err);
+            }
+        };
+        registry.replace(bag);
         // restart safety: runs left running resume before anything new is scheduled
         let adopted = crate::engine::recovery::adopt_runs(&control, &registry, &launcher).await?;
         if adopted > 0 {
@@ -117,22 +186,6 @@ impl App {
             launcher.clone(),
             root.child_token(),
         ));
-        let state = AppState {
-            dags: registry,
-            launcher: launcher.clone(),
-            api_tokens: Arc::new(config.api_tokens.clone()),
-            started_at: control.now(),
-        };
-        match listener.local_addr() {
-            Ok(address) => tracing::info!("serving the API on http://{address}"),
-            Err(err) => tracing::warn!("serving the API on an unknown address: {err}"),
-        }
-        let server_stop = root.clone();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, crate::api::router(state))
-                .with_graceful_shutdown(async move { server_stop.cancelled().await })
-                .await
-        });
 
         shutdown.await;
         tracing::info!(grace = ?config.shutdown_grace, "shutting down: no new work; running tries may finish");
@@ -144,17 +197,13 @@ impl App {
         if launcher.shutdown(config.shutdown_grace).await {
             tracing::info!("all running tries finished");
         } else {
-            tracing::warn!(
-                "shutdown grace ran out: unfinished tries are retried after the restart"
-            );
+            tracing::warn!("shutdown grace ran out: unfinished tries are retried after the restart");
         }
         if let Err(err) = control.stop().await {
             tracing::warn!("cannot record the stop: {err}");
         }
-        match server.await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!("the API server stopped with an error: {err}"),
-            Err(err) => tracing::warn!("the API server task failed: {err}"),
+        if let Err(err) = server.await {
+            tracing::warn!("the API server task failed: {err}");
         }
         Ok(())
     }

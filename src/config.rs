@@ -25,6 +25,13 @@ pub struct Config {
     /// may adopt its runs (an owner on this host and boot whose pid is gone
     /// loses them at once).
     pub lease_timeout: Duration,
+    /// A connection must send a request's headers within this (it also ends
+    /// an idle keep-alive connection).
+    pub header_read_timeout: Duration,
+    /// A request must be answered within this (408 otherwise).
+    pub request_timeout: Duration,
+    /// Open HTTP connections at most; the next are refused at once (503).
+    pub max_connections: usize,
     pub log_format: LogFormat,
 }
 
@@ -61,6 +68,9 @@ struct ConfigFile {
     parallelism: Option<usize>,
     shutdown_grace: Option<String>,
     lease_timeout: Option<String>,
+    header_read_timeout: Option<String>,
+    request_timeout: Option<String>,
+    max_connections: Option<usize>,
     log_format: Option<LogFormat>,
 }
 
@@ -133,6 +143,25 @@ impl Config {
                 .or(file.lease_timeout)
                 .unwrap_or_else(|| "15s".to_string()),
         )?;
+        let header_read_timeout = duration(
+            "header_read_timeout",
+            var("HEADER_READ_TIMEOUT")
+                .or(file.header_read_timeout)
+                .unwrap_or_else(|| "10s".to_string()),
+        )?;
+        let request_timeout = duration(
+            "request_timeout",
+            var("REQUEST_TIMEOUT")
+                .or(file.request_timeout)
+                .unwrap_or_else(|| "60s".to_string()),
+        )?;
+        let max_connections = match var("MAX_CONNECTIONS") {
+            Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
+                key: "max_connections".into(),
+                message: format!("`{text}` is not a number"),
+            })?,
+            None => file.max_connections.unwrap_or(4096),
+        };
         let log_format = match var("LOG_FORMAT").as_deref() {
             Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -162,6 +191,9 @@ impl Config {
             parallelism: parallelism.max(1),
             shutdown_grace,
             lease_timeout,
+            header_read_timeout,
+            request_timeout,
+            max_connections: max_connections.max(1),
             log_format,
         })
     }

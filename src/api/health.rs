@@ -27,6 +27,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
     let heartbeat = state.launcher.last_heartbeat();
     let now = state.launcher.engine().now();
     let scheduler_ok = heartbeat.is_some_and(|at| now - at <= chrono::Duration::seconds(30));
+    let loaded = state.dags.loaded_at();
     let body = json!({
         "metadatabase": {"status": status(db.is_ok())},
         "scheduler": {
@@ -34,7 +35,11 @@ pub async fn health(State(state): State<AppState>) -> Response {
             "latest_scheduler_heartbeat": heartbeat.map(iso),
         },
         "triggerer": {"status": null, "latest_triggerer_heartbeat": null},
-        "dag_processor": {"status": null, "latest_dag_processor_heartbeat": null},
+        // the DAG folder is loaded after the port opens: "loading" until then
+        "dag_processor": {
+            "status": if loaded.is_some() { "healthy" } else { "loading" },
+            "latest_dag_processor_heartbeat": loaded.map(iso),
+        },
     });
     let code = if db.is_ok() {
         StatusCode::OK

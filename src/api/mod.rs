@@ -9,6 +9,7 @@ mod dag_runs;
 mod dags;
 pub mod dto;
 pub mod error;
+pub mod server;
 mod extract;
 mod health;
 mod state;

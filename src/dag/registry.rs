@@ -1,5 +1,6 @@
 //! The DAGs the daemon has loaded, swapped whole on reload.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::{Dag, DagBag};
@@ -9,12 +10,31 @@ use super::{Dag, DagBag};
 #[derive(Debug, Clone, Default)]
 pub struct DagRegistry {
     current: Arc<RwLock<Arc<DagBag>>>,
+    /// When the folder was last (re)loaded, unix ms; 0 while the first load
+    /// runs.
+    loaded_at: Arc<AtomicI64>,
 }
 
 impl DagRegistry {
     pub fn new(bag: DagBag) -> Self {
+        let registry = Self::loading();
+        registry.replace(bag);
+        registry
+    }
+
+    /// An empty registry whose first load is still running.
+    pub fn loading() -> Self {
         DagRegistry {
-            current: Arc::new(RwLock::new(Arc::new(bag))),
+            current: Arc::new(RwLock::new(Arc::new(DagBag::default()))),
+            loaded_at: Arc::default(),
+        }
+    }
+
+    /// When the DAG folder was last loaded; `None` while the first load runs.
+    pub fn loaded_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self.loaded_at.load(Ordering::Relaxed) {
+            0 => None,
+            millis => chrono::DateTime::from_timestamp_millis(millis),
         }
     }
 
@@ -38,5 +58,7 @@ impl DagRegistry {
             Ok(mut guard) => *guard = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
         }
+        self.loaded_at
+            .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
     }
 }

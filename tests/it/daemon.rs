@@ -76,13 +76,11 @@ impl Daemon {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        while reqwest::get(format!("{}/health", daemon.base))
-            .await
-            .is_err()
-        {
+        // the port opens first; the DAG folder is loaded then
+        while !dags_loaded(&daemon.base).await {
             assert!(
                 Instant::now() < deadline,
-                "serve does not answer at {}",
+                "serve does not answer at {} with its DAGs loaded",
                 daemon.base
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -218,6 +216,17 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Whether the daemon at `base` answers `/health` with its DAGs loaded.
+pub async fn dags_loaded(base: &str) -> bool {
+    match reqwest::get(format!("{base}/health")).await {
+        Ok(reply) => reply
+            .json::<Value>()
+            .await
+            .is_ok_and(|health| health["dag_processor"]["status"] == "healthy"),
+        Err(_) => false,
     }
 }
 

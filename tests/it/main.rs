@@ -4,6 +4,7 @@
 
 mod api;
 mod cli;
+mod connections;
 mod control;
 mod crash;
 mod daemon;

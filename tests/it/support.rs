@@ -200,6 +200,14 @@ impl TestApp {
         let control = app.control().clone();
         let stop = CancellationToken::new();
         let task = tokio::spawn(app.run(listener, stop.clone().cancelled_owned()));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !crate::daemon::dags_loaded(&base).await {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "serve did not load its DAGs"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         Ok(TestApp {
             base,
             control,
