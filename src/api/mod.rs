@@ -10,9 +10,11 @@ mod dags;
 pub mod dto;
 pub mod error;
 mod extract;
+mod form;
 mod health;
 mod state;
 mod task_instances;
+mod time;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -39,7 +41,12 @@ pub fn router(state: AppState) -> Router {
             get(dag_runs::list).post(dag_runs::trigger),
         )
         .route(run, get(dag_runs::get).patch(dag_runs::set_state))
+        .route("/api/v1/dags/~/dagRuns/list", post(dag_runs::list_batch))
         .route(&format!("{run}/taskInstances"), get(task_instances::list))
+        .route(
+            "/api/v1/dags/~/dagRuns/~/taskInstances/list",
+            post(task_instances::list_batch),
+        )
         .route(
             &format!("{run}/taskInstances/{{task_id}}"),
             get(task_instances::get),
