@@ -32,12 +32,8 @@ pub async fn list(
     params: Params,
 ) -> Result<Json<DagRunCollection>, ApiError> {
     let (limit, offset) = params.page()?;
-    let logical_date = both(
-        params.time_range("execution_date")?,
-        params.time_range("logical_date")?,
-    );
     let filters = RunFilters {
-        logical_date,
+        logical_date: params.logical_date_range()?,
         start_date: params.time_range("start_date")?,
         end_date: params.time_range("end_date")?,
         updated_at: params.time_range("updated_at")?,
@@ -73,18 +69,6 @@ struct RunPage {
     order: (DagRunOrder, bool),
     limit: i64,
     offset: i64,
-}
-
-/// Two ranges on the same instant, both applied.
-fn both(a: Bounds<DateTime<Utc>>, b: Bounds<DateTime<Utc>>) -> Bounds<DateTime<Utc>> {
-    let pick = |x: Option<DateTime<Utc>>, y: Option<DateTime<Utc>>, later: bool| match (x, y) {
-        (Some(x), Some(y)) => Some(if later { x.max(y) } else { x.min(y) }),
-        (x, y) => x.or(y),
-    };
-    Bounds {
-        gte: pick(a.gte, b.gte, true),
-        lte: pick(a.lte, b.lte, false),
-    }
 }
 
 /// Airflow's allowed `order_by` names for DagRuns.

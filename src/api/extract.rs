@@ -190,6 +190,21 @@ impl Params {
         ))
     }
 
+    /// The range on a run's logical date: Airflow 2's `execution_date_*`
+    /// and Airflow 3's `logical_date_*`; both given, both apply.
+    pub fn logical_date_range(&self) -> Result<Bounds<DateTime<Utc>>, ApiError> {
+        let a = self.time_range("execution_date")?;
+        let b = self.time_range("logical_date")?;
+        let pick = |x: Option<DateTime<Utc>>, y: Option<DateTime<Utc>>, later: bool| match (x, y) {
+            (Some(x), Some(y)) => Some(if later { x.max(y) } else { x.min(y) }),
+            (x, y) => x.or(y),
+        };
+        Ok(Bounds {
+            gte: pick(a.gte, b.gte, true),
+            lte: pick(a.lte, b.lte, false),
+        })
+    }
+
     /// `limit` and `offset` as Airflow applies them: limit defaults to 100,
     /// is capped at 100, and 0 means the default; negatives are refused.
     pub fn page(&self) -> Result<(i64, i64), ApiError> {

@@ -34,7 +34,8 @@ const QUEUE: &str = "default";
 /// either lists across DAGs or runs. As in Airflow, an unknown DAG or run
 /// gives an empty collection. Filters: `state` (`none` for a task not yet
 /// scheduled), `pool`, `queue`, `executor` (repeatable), and inclusive
-/// ranges `execution_date_*` (the run's logical date), `start_date_*`,
+/// ranges `execution_date_*` (the run's logical date; `logical_date_*`
+/// too), `start_date_*`,
 /// `end_date_*`, `updated_at_*` and `duration_*` (seconds).
 pub async fn list(
     State(state): State<AppState>,
@@ -43,7 +44,7 @@ pub async fn list(
 ) -> Result<Json<TaskInstanceCollection>, ApiError> {
     let (limit, offset) = params.page()?;
     let filters = TiFilters {
-        logical_date: params.time_range("execution_date")?,
+        logical_date: params.logical_date_range()?,
         start_date: params.time_range("start_date")?,
         end_date: params.time_range("end_date")?,
         updated_at: params.time_range("updated_at")?,
@@ -453,7 +454,7 @@ pub async fn clear(
     Segments(dag_id): Segments<String>,
     Body(body): Body<ClearBody>,
 ) -> Result<Json<TaskInstanceReferenceCollection>, ApiError> {
-    check_clear(&body)?;
+    let (start, end) = check_clear(&body)?;
     let Some(dag) = state.dags.get(&dag_id) else {
         return Err(ApiError::not_found(
             format!("Dag id {dag_id} not found"),
@@ -470,8 +471,6 @@ pub async fn clear(
             None,
         ));
     }
-    let start = body_time("start_date", body.start_date.as_deref())?;
-    let end = body_time("end_date", body.end_date.as_deref())?;
     let states: &[TaskState] = if body.only_running {
         // a running instance belongs to its run's driver: none is cleared
         &[]
@@ -524,8 +523,9 @@ pub async fn clear(
     }))
 }
 
-/// The form's own rules (Airflow's `validate_form`), before anything is read.
-fn check_clear(body: &ClearBody) -> Result<(), ApiError> {
+/// The form's own rules (Airflow's `validate_form`), before anything is
+/// read; returns the start and end dates.
+fn check_clear(body: &ClearBody) -> Result<ClearDates, ApiError> {
     if body.only_failed && body.only_running {
         return Err(schema_error(
             "only_failed and only_running both are set to True",
@@ -557,8 +557,10 @@ fn check_clear(body: &ClearBody) -> Result<(), ApiError> {
             return Err(schema_error(message));
         }
     }
-    Ok(())
+    Ok((start, end))
 }
+
+type ClearDates = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 #[cfg(test)]
 mod tests {
