@@ -11,24 +11,68 @@ use serde::Deserialize;
 use super::AppState;
 use super::dto::{DagRunCollection, DagRunJson, iso};
 use super::error::ApiError;
-use super::extract::{Body, Params, Segments, parse_time};
+use super::extract::{Body, PAGE_LIMIT, Params, Segments, body_time, time_bounds};
+use super::form::{Field, Form, Kind, escaped, py_str};
 use crate::dag::DataInterval;
 use crate::engine::RunRequest;
 use crate::model::{DagId, RunId, RunState};
 use crate::model::{DagRun, RunType};
-use crate::store::{DagRunOrder, DagRunQuery};
+use crate::store::{Bounds, DagRunOrder, DagRunQuery};
 
 /// How long `PATCH … {"state": "failed"}` waits for a cancelled run to end.
 const CANCEL_WAIT: Duration = Duration::from_secs(5);
 
 /// `GET /api/v1/dags/{dag_id}/dagRuns`; `dag_id` `~` lists every DAG's runs.
+/// Airflow's filters: `state` (repeatable), and inclusive date-time ranges
+/// `execution_date_gte/lte` (also under Airflow 3's name `logical_date_*`),
+/// `start_date_*`, `end_date_*` and `updated_at_*`.
 pub async fn list(
     State(state): State<AppState>,
     Segments(dag_id): Segments<String>,
     params: Params,
 ) -> Result<Json<DagRunCollection>, ApiError> {
     let (limit, offset) = params.page()?;
-    let (field, descending) = params.order_by("id");
+    let filters = RunFilters {
+        logical_date: params.logical_date_range()?,
+        start_date: params.time_range("start_date")?,
+        end_date: params.time_range("end_date")?,
+        updated_at: params.time_range("updated_at")?,
+    };
+    let order = run_order(params.order_by("id"))?;
+    let dag_ids = (dag_id != "~").then(|| vec![DagId::new(dag_id)]);
+    let page = RunPage {
+        order,
+        limit,
+        offset,
+    };
+    run_page(
+        &state,
+        dag_ids.as_deref(),
+        &params.all("state"),
+        filters,
+        page,
+    )
+    .await
+}
+
+/// The date-time ranges a DagRun list is filtered by.
+#[derive(Debug, Clone, Copy, Default)]
+struct RunFilters {
+    logical_date: Bounds<DateTime<Utc>>,
+    start_date: Bounds<DateTime<Utc>>,
+    end_date: Bounds<DateTime<Utc>>,
+    updated_at: Bounds<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RunPage {
+    order: (DagRunOrder, bool),
+    limit: i64,
+    offset: i64,
+}
+
+/// Airflow's allowed `order_by` names for DagRuns.
+fn run_order((field, descending): (&str, bool)) -> Result<(DagRunOrder, bool), ApiError> {
     let order = match field {
         "id" => DagRunOrder::Id,
         "state" => DagRunOrder::State,
@@ -41,11 +85,21 @@ pub async fn list(
         "conf" => DagRunOrder::Conf,
         other => {
             return Err(ApiError::bad_request(format!(
-                "Ordering with '{other}' is disallowed or the attribute does not exist on the model"
+                "Ordering with {} is disallowed or the attribute does not exist on the model",
+                py_str(other)
             )));
         }
     };
-    let asked = params.all("state");
+    Ok((order, descending))
+}
+
+async fn run_page(
+    state: &AppState,
+    dag_ids: Option<&[DagId]>,
+    asked: &[&str],
+    filters: RunFilters,
+    page: RunPage,
+) -> Result<Json<DagRunCollection>, ApiError> {
     let states: Vec<RunState> = asked.iter().filter_map(|s| s.parse().ok()).collect();
     if !asked.is_empty() && states.is_empty() {
         // Airflow filters on the names as given: unknown ones match nothing
@@ -54,22 +108,102 @@ pub async fn list(
             total_entries: 0,
         }));
     }
-    let dag_id = (dag_id != "~").then(|| DagId::new(dag_id));
+    let (order, descending) = page.order;
     let (runs, total_entries) = state
         .reader()
         .dag_run_page(&DagRunQuery {
-            dag_id: dag_id.as_ref(),
+            dag_ids,
             states: &states,
+            logical_date: filters.logical_date,
+            start_date: filters.start_date,
+            end_date: filters.end_date,
+            updated_at: filters.updated_at,
             order,
             descending,
-            limit,
-            offset,
+            limit: page.limit,
+            offset: page.offset,
         })
         .await?;
     Ok(Json(DagRunCollection {
         dag_runs: runs.iter().map(DagRunJson::from).collect(),
         total_entries,
     }))
+}
+
+/// Airflow's `ListDagRunsForm`, the body of the batch list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListBody {
+    order_by: Option<String>,
+    page_offset: Option<i64>,
+    page_limit: Option<i64>,
+    dag_ids: Option<Vec<String>>,
+    states: Option<Vec<String>>,
+    execution_date_gte: Option<String>,
+    execution_date_lte: Option<String>,
+    start_date_gte: Option<String>,
+    start_date_lte: Option<String>,
+    end_date_gte: Option<String>,
+    end_date_lte: Option<String>,
+}
+
+impl Form for ListBody {
+    const FIELDS: &'static [Field] = &[
+        Field::optional("order_by", Kind::String),
+        Field::optional("page_offset", Kind::Integer { minimum: 0 }),
+        Field::optional("page_limit", Kind::Integer { minimum: 1 }),
+        Field::optional("dag_ids", Kind::Strings { nulls: false }),
+        Field::optional("states", Kind::Strings { nulls: false }),
+        Field::optional("execution_date_gte", Kind::DateTime),
+        Field::optional("execution_date_lte", Kind::DateTime),
+        Field::optional("start_date_gte", Kind::DateTime),
+        Field::optional("start_date_lte", Kind::DateTime),
+        Field::optional("end_date_gte", Kind::DateTime),
+        Field::optional("end_date_lte", Kind::DateTime),
+    ];
+}
+
+/// `POST /api/v1/dags/~/dagRuns/list`: Airflow's batch list, the GET's
+/// filters in a body (`dag_ids`, `states`, date-times with an offset);
+/// an empty `dag_ids` or `states` is no filter. `page_limit` is capped at
+/// 100 as the GET's `limit` is.
+pub async fn list_batch(
+    State(state): State<AppState>,
+    Body(body): Body<ListBody>,
+) -> Result<Json<DagRunCollection>, ApiError> {
+    let range = |gte: Option<String>, lte: Option<String>, name: &str| -> Result<_, ApiError> {
+        Ok(time_bounds(
+            body_time(&format!("{name}_gte"), gte.as_deref())?,
+            body_time(&format!("{name}_lte"), lte.as_deref())?,
+        ))
+    };
+    let filters = RunFilters {
+        logical_date: range(
+            body.execution_date_gte,
+            body.execution_date_lte,
+            "execution_date",
+        )?,
+        start_date: range(body.start_date_gte, body.start_date_lte, "start_date")?,
+        end_date: range(body.end_date_gte, body.end_date_lte, "end_date")?,
+        updated_at: Bounds::default(),
+    };
+    let order_by = body.order_by.as_deref().unwrap_or("id");
+    let order = run_order(match order_by.strip_prefix('-') {
+        Some(field) => (field, true),
+        None => (order_by, false),
+    })?;
+    let dag_ids: Option<Vec<DagId>> = body
+        .dag_ids
+        .filter(|ids| !ids.is_empty())
+        .map(|ids| ids.into_iter().map(DagId::new).collect());
+    let states = body.states.unwrap_or_default();
+    let asked: Vec<&str> = states.iter().map(String::as_str).collect();
+    let page = RunPage {
+        order,
+        limit: body.page_limit.unwrap_or(PAGE_LIMIT).min(PAGE_LIMIT),
+        offset: body.page_offset.unwrap_or(0),
+    };
+    run_page(&state, dag_ids.as_deref(), &asked, filters, page).await
 }
 
 /// `GET /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}`
@@ -110,6 +244,18 @@ pub struct TriggerBody {
     data_interval_end: Option<String>,
 }
 
+impl Form for TriggerBody {
+    const FIELDS: &'static [Field] = &[
+        Field::optional("dag_run_id", Kind::String),
+        Field::optional("logical_date", Kind::DateTime),
+        Field::optional("execution_date", Kind::DateTime),
+        Field::optional("conf", Kind::Object),
+        Field::optional("note", Kind::String),
+        Field::optional("data_interval_start", Kind::DateTime),
+        Field::optional("data_interval_end", Kind::DateTime),
+    ];
+}
+
 /// `POST /api/v1/dags/{dag_id}/dagRuns`: queues a manual run (200 with the
 /// run). 404 for an unknown DAG, 400 for a DAG whose file is broken or a bad
 /// body, 409 when the run id or the logical date is taken.
@@ -128,8 +274,8 @@ pub async fn trigger(
     // runs the serialized DAG it still has
     let now = state.launcher.engine().now();
     let logical_date = match (
-        instant(body.logical_date.as_deref(), "logical_date")?,
-        instant(body.execution_date.as_deref(), "execution_date")?,
+        body_time("logical_date", body.logical_date.as_deref())?,
+        body_time("execution_date", body.execution_date.as_deref())?,
     ) {
         (Some(a), Some(b)) if a != b => {
             return Err(ApiError::bad_request(
@@ -142,8 +288,8 @@ pub async fn trigger(
     // Airflow stores microseconds
     .trunc_subsecs(6);
     let data_interval = match (
-        instant(body.data_interval_start.as_deref(), "data_interval_start")?,
-        instant(body.data_interval_end.as_deref(), "data_interval_end")?,
+        body_time("data_interval_start", body.data_interval_start.as_deref())?,
+        body_time("data_interval_end", body.data_interval_end.as_deref())?,
     ) {
         (Some(start), Some(end)) if start <= end => DataInterval { start, end },
         (Some(_), Some(_)) => {
@@ -199,33 +345,28 @@ pub async fn trigger(
     Ok(Json(DagRunJson::from(&run)))
 }
 
-fn instant(text: Option<&str>, field: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-    match text {
-        None => Ok(None),
-        Some(text) => parse_time(text).map(Some).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "{{'{field}': ['Not a valid datetime.']}}: `{text}` is not an ISO 8601 date-time"
-            ))
-        }),
-    }
-}
-
 /// Airflow's `[scheduler] allowed_run_id_pattern` (`^[A-Za-z0-9_.~:+-]+$`),
 /// within its 250-character column.
 fn valid_run_id(run_id: String) -> Result<String, ApiError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "_.~:+-".contains(c);
     if run_id.is_empty() || run_id.len() > 250 || !run_id.chars().all(allowed) {
         return Err(ApiError::bad_request(format!(
-            "The run_id provided '{run_id}' does not match the pattern '^[A-Za-z0-9_.~:+-]+$'"
+            "The run_id provided {} does not match the pattern '^[A-Za-z0-9_.~:+-]+$'",
+            py_str(&run_id)
         )));
     }
     Ok(run_id)
 }
 
+/// Airflow's `UpdateDagRunState`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateBody {
     state: String,
+}
+
+impl Form for StateBody {
+    const FIELDS: &'static [Field] = &[Field::required("state", Kind::String)];
 }
 
 /// `PATCH /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}` with `{"state": …}`.
@@ -254,7 +395,8 @@ pub async fn set_state(
         "queued" => RunState::Queued,
         other => {
             return Err(ApiError::bad_request(format!(
-                "{{'state': ['Must be one of: success, failed, queued.']}}: got `{other}`"
+                "{{'state': ['Must be one of: success, failed, queued.']}}: got `{}`",
+                escaped(other)
             )));
         }
     };
@@ -296,4 +438,17 @@ async fn fail_run(state: &AppState, run: DagRun) -> Result<DagRun, ApiError> {
     // the tries of an owner that is gone; a live owner elsewhere (`dags
     // test`) sees the failed run at its next heartbeat and stops its tries
     Ok(state.control().fail_undriven_run(&run).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::form::sample;
+
+    #[test]
+    fn each_forms_fields_match_its_shape() {
+        assert!(sample::<TriggerBody>().is_ok());
+        assert!(sample::<StateBody>().is_ok());
+        assert!(sample::<ListBody>().is_ok());
+    }
 }

@@ -90,6 +90,14 @@ impl ApiError {
         self.status
     }
 
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
     /// Airflow's `type` link for the statuses it documents; `about:blank`
     /// (RFC 7807's default) for the rest, as connexion answers them.
     fn kind(&self) -> String {

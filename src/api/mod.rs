@@ -11,9 +11,11 @@ pub mod dto;
 pub mod error;
 pub mod server;
 mod extract;
+mod form;
 mod health;
 mod state;
 mod task_instances;
+mod time;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -40,7 +42,12 @@ pub fn router(state: AppState) -> Router {
             get(dag_runs::list).post(dag_runs::trigger),
         )
         .route(run, get(dag_runs::get).patch(dag_runs::set_state))
+        .route("/api/v1/dags/~/dagRuns/list", post(dag_runs::list_batch))
         .route(&format!("{run}/taskInstances"), get(task_instances::list))
+        .route(
+            "/api/v1/dags/~/dagRuns/~/taskInstances/list",
+            post(task_instances::list_batch),
+        )
         .route(
             &format!("{run}/taskInstances/{{task_id}}"),
             get(task_instances::get),

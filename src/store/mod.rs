@@ -28,7 +28,10 @@ use crate::model::{
     DagId, DagRecord, DagRun, DagVersion, Lease, Owner, ProcessGroup, RunId, RunState, RunType,
     TaskId, TaskInstance, TaskState, TaskTry,
 };
-pub use query::{ClearCandidate, DagRunOrder, DagRunQuery, StoreMetrics};
+pub use query::{
+    Bounds, ClearCandidate, DagRunOrder, DagRunQuery, StoreMetrics, TaskInstanceOrder,
+    TaskInstancePage, TaskInstanceQuery,
+};
 
 /// What can go wrong with the state store, in our terms.
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +183,11 @@ pub trait StateRead: Send + Sync + std::fmt::Debug {
     async fn active_run_counts(&self) -> Result<HashMap<String, (u32, u32)>, StoreError>;
 
     async fn task_instances(&self, dag_run_id: i64) -> Result<Vec<TaskInstance>, StoreError>;
+    /// One page of TaskInstances across runs, with their runs.
+    async fn task_instance_page(
+        &self,
+        query: &TaskInstanceQuery<'_>,
+    ) -> Result<TaskInstancePage, StoreError>;
     async fn task_tries(&self, ti_id: i64) -> Result<Vec<TaskTry>, StoreError>;
     /// Task instances of `dag_id` in one of `states`, in runs whose logical
     /// date is within `[start, end]`, optionally of one run; oldest run first.

@@ -1,10 +1,20 @@
-//! The shapes of the store's richer reads: a filtered, ordered page of
-//! DagRuns, the task instances a clear may reset, and the totals behind
-//! `/metrics`. Plain data; each store implementation answers them.
+//! The shapes of the store's richer reads: filtered, ordered pages of
+//! DagRuns and TaskInstances, the task instances a clear may reset, and the
+//! totals behind `/metrics`. Plain data; each store implementation answers
+//! them.
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{DagId, RunId, RunState, TaskId, TaskState};
+use crate::model::{DagId, DagRun, RunId, RunState, TaskId, TaskInstance, TaskState};
+
+/// An inclusive range, either end open: Airflow's `*_gte` / `*_lte`
+/// filters. A row without the value (a run not started yet, for a
+/// `start_date` range) is outside any range that has an end.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Bounds<T> {
+    pub gte: Option<T>,
+    pub lte: Option<T>,
+}
 
 /// A column DagRuns can be ordered by: Airflow's allowed `order_by` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,13 +36,68 @@ pub enum DagRunOrder {
 #[derive(Debug, Clone)]
 pub struct DagRunQuery<'a> {
     /// `None` lists the runs of every DAG.
-    pub dag_id: Option<&'a DagId>,
+    pub dag_ids: Option<&'a [DagId]>,
     /// Empty means any state.
     pub states: &'a [RunState],
+    /// `execution_date_*` / `logical_date_*`.
+    pub logical_date: Bounds<DateTime<Utc>>,
+    pub start_date: Bounds<DateTime<Utc>>,
+    pub end_date: Bounds<DateTime<Utc>>,
+    /// The run's last change: the latest of when it was queued, started
+    /// and ended (runs keep no separate `updated_at`).
+    pub updated_at: Bounds<DateTime<Utc>>,
     pub order: DagRunOrder,
     pub descending: bool,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// An order of TaskInstances: Airflow's `order_by` names for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskInstanceOrder {
+    /// Creation: runs in the order they were made, a run's tasks in the
+    /// DAG's order (also `map_index`, which is -1 for every airless task).
+    Id,
+    /// `none` first, then by name.
+    State,
+    Duration,
+    StartDate,
+    EndDate,
+}
+
+/// Which TaskInstances to list, and how.
+#[derive(Debug, Clone)]
+pub struct TaskInstanceQuery<'a> {
+    /// `None`: of every DAG.
+    pub dag_ids: Option<&'a [DagId]>,
+    /// `None`: of every run.
+    pub run_ids: Option<&'a [RunId]>,
+    /// `None`: every task.
+    pub task_ids: Option<&'a [TaskId]>,
+    /// `None`: any state.
+    pub states: Option<&'a [TaskState]>,
+    /// The run's logical date (Airflow's `execution_date_*`).
+    pub logical_date: Bounds<DateTime<Utc>>,
+    pub start_date: Bounds<DateTime<Utc>>,
+    pub end_date: Bounds<DateTime<Utc>>,
+    /// The latest of the run's queuing and the instance's start and end.
+    pub updated_at: Bounds<DateTime<Utc>>,
+    /// Seconds from start to end, to the millisecond; only finished tries
+    /// have one.
+    pub duration: Bounds<f64>,
+    pub order: TaskInstanceOrder,
+    pub descending: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One page of TaskInstances, the runs they belong to, and how many match
+/// in all.
+#[derive(Debug, Clone, Default)]
+pub struct TaskInstancePage {
+    pub task_instances: Vec<TaskInstance>,
+    pub dag_runs: Vec<DagRun>,
+    pub total: i64,
 }
 
 /// A task instance that a clear may reset, with its run.

@@ -14,6 +14,7 @@ mod databricks_crash;
 mod emulate;
 mod engine;
 mod fakes;
+mod hostile_api;
 mod ingest;
 mod kafka_rest_client;
 mod kinesis_rest_client;

@@ -11,7 +11,10 @@ use crate::model::{
     DagId, DagRecord, DagRun, DagVersion, Owner, RunId, RunState, TaskId, TaskInstance, TaskState,
     TaskTry,
 };
-use crate::store::{ClearCandidate, DagRunOrder, DagRunQuery, StateRead, StoreError, StoreMetrics};
+use crate::store::{
+    ClearCandidate, DagRunOrder, DagRunQuery, StateRead, StoreError, StoreMetrics,
+    TaskInstanceOrder, TaskInstancePage, TaskInstanceQuery,
+};
 
 fn order_column(order: DagRunOrder) -> &'static str {
     match order {
@@ -29,6 +32,104 @@ fn order_column(order: DagRunOrder) -> &'static str {
 
 fn json_list<T: Copy>(items: &[T], name: impl Fn(T) -> &'static str) -> String {
     serde_json::Value::from(items.iter().map(|s| name(*s)).collect::<Vec<_>>()).to_string()
+}
+
+fn json_names<T>(items: &[T], name: impl Fn(&T) -> &str) -> String {
+    serde_json::Value::from(items.iter().map(name).collect::<Vec<_>>()).to_string()
+}
+
+/// A run's last change: runs keep no `updated_at`, so the latest of the
+/// instants they do keep. Instants are stored as RFC 3339 text in UTC, so
+/// text order is time order.
+const RUN_UPDATED_AT: &str =
+    "MAX(queued_at, COALESCE(start_date, queued_at), COALESCE(end_date, queued_at))";
+
+/// Airflow's filters of the DagRun list: ?1 dag ids and ?2 states (JSON
+/// lists), then `>=` / `<=` pairs for the logical, start, end and update
+/// instants. A NULL parameter is no filter.
+fn dag_run_filter() -> String {
+    format!(
+        "WHERE (?1 IS NULL OR dag_id IN (SELECT value FROM json_each(?1)))
+           AND (?2 IS NULL OR state IN (SELECT value FROM json_each(?2)))
+           AND (?3 IS NULL OR logical_date >= ?3) AND (?4 IS NULL OR logical_date <= ?4)
+           AND (?5 IS NULL OR start_date >= ?5) AND (?6 IS NULL OR start_date <= ?6)
+           AND (?7 IS NULL OR end_date >= ?7) AND (?8 IS NULL OR end_date <= ?8)
+           AND (?9 IS NULL OR {RUN_UPDATED_AT} >= ?9) AND (?10 IS NULL OR {RUN_UPDATED_AT} <= ?10)"
+    )
+}
+
+/// A task instance's last change: the latest of its run's queuing and its
+/// own start and end.
+const TI_UPDATED_AT: &str =
+    "MAX(r.queued_at, COALESCE(ti.start_date, r.queued_at), COALESCE(ti.end_date, r.queued_at))";
+
+/// A finished try's seconds, to the millisecond (julianday's precision),
+/// rounded so that a bound given to the millisecond matches exactly.
+const TI_DURATION: &str = "(CASE WHEN ti.end_date >= ti.start_date
+    THEN ROUND((julianday(ti.end_date) - julianday(ti.start_date)) * 86400.0, 3) END)";
+
+/// Airflow's filters of the TaskInstance list: ?1 dag ids, ?2 run ids, ?3
+/// task ids, ?4 states (JSON lists), then `>=` / `<=` pairs for the run's
+/// logical date, the start, end, update and duration.
+fn task_instance_filter() -> String {
+    format!(
+        "FROM task_instances ti JOIN dag_runs r ON r.id = ti.dag_run_id
+         WHERE (?1 IS NULL OR r.dag_id IN (SELECT value FROM json_each(?1)))
+           AND (?2 IS NULL OR r.run_id IN (SELECT value FROM json_each(?2)))
+           AND (?3 IS NULL OR ti.task_id IN (SELECT value FROM json_each(?3)))
+           AND (?4 IS NULL OR ti.state IN (SELECT value FROM json_each(?4)))
+           AND (?5 IS NULL OR r.logical_date >= ?5) AND (?6 IS NULL OR r.logical_date <= ?6)
+           AND (?7 IS NULL OR ti.start_date >= ?7) AND (?8 IS NULL OR ti.start_date <= ?8)
+           AND (?9 IS NULL OR ti.end_date >= ?9) AND (?10 IS NULL OR ti.end_date <= ?10)
+           AND (?11 IS NULL OR {TI_UPDATED_AT} >= ?11) AND (?12 IS NULL OR {TI_UPDATED_AT} <= ?12)
+           AND (?13 IS NULL OR {TI_DURATION} >= ?13) AND (?14 IS NULL OR {TI_DURATION} <= ?14)"
+    )
+}
+
+fn task_instance_order_column(order: TaskInstanceOrder) -> &'static str {
+    match order {
+        TaskInstanceOrder::Id => "ti.id",
+        TaskInstanceOrder::State => "(CASE ti.state WHEN 'none' THEN '' ELSE ti.state END)",
+        TaskInstanceOrder::Duration => TI_DURATION,
+        TaskInstanceOrder::StartDate => "ti.start_date",
+        TaskInstanceOrder::EndDate => "ti.end_date",
+    }
+}
+
+/// Binds [`dag_run_filter`]'s parameters, in order.
+macro_rules! bind_dag_run_filter {
+    ($sql:expr, $query:expr, $dag_ids:expr, $states:expr) => {
+        $sql.bind($dag_ids)
+            .bind($states)
+            .bind($query.logical_date.gte)
+            .bind($query.logical_date.lte)
+            .bind($query.start_date.gte)
+            .bind($query.start_date.lte)
+            .bind($query.end_date.gte)
+            .bind($query.end_date.lte)
+            .bind($query.updated_at.gte)
+            .bind($query.updated_at.lte)
+    };
+}
+
+/// Binds [`task_instance_filter`]'s parameters, in order.
+macro_rules! bind_task_instance_filter {
+    ($sql:expr, $query:expr, $lists:expr) => {
+        $sql.bind($lists.0.as_deref())
+            .bind($lists.1.as_deref())
+            .bind($lists.2.as_deref())
+            .bind($lists.3.as_deref())
+            .bind($query.logical_date.gte)
+            .bind($query.logical_date.lte)
+            .bind($query.start_date.gte)
+            .bind($query.start_date.lte)
+            .bind($query.end_date.gte)
+            .bind($query.end_date.lte)
+            .bind($query.updated_at.gte)
+            .bind($query.updated_at.lte)
+            .bind($query.duration.gte)
+            .bind($query.duration.lte)
+    };
 }
 
 #[async_trait::async_trait]
@@ -128,29 +229,35 @@ impl StateRead for SqliteStore {
         &self,
         query: &DagRunQuery<'_>,
     ) -> Result<(Vec<DagRun>, i64), StoreError> {
+        let dag_ids = query.dag_ids.map(|ids| json_names(ids, DagId::as_str));
         let states = (!query.states.is_empty()).then(|| json_list(query.states, RunState::as_str));
-        let filter = "WHERE (?1 IS NULL OR dag_id = ?1)
-            AND (?2 IS NULL OR state IN (SELECT value FROM json_each(?2)))";
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM dag_runs {filter}"
-        )))
-        .bind(query.dag_id.map(DagId::as_str))
-        .bind(states.as_deref())
+        let filter = dag_run_filter();
+        let total: i64 = bind_dag_run_filter!(
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM dag_runs {filter}"
+            ))),
+            query,
+            dag_ids.as_deref(),
+            states.as_deref()
+        )
         .fetch_one(&self.pool)
         .await?;
         let direction = if query.descending { "DESC" } else { "ASC" };
         // the column comes from a closed enum, never from the request
         let sql = format!(
-            "SELECT * FROM dag_runs {filter} ORDER BY {} {direction}, id {direction} LIMIT ?3 OFFSET ?4",
+            "SELECT * FROM dag_runs {filter} ORDER BY {} {direction}, id {direction} LIMIT ?11 OFFSET ?12",
             order_column(query.order)
         );
-        let rows = sqlx::query_as::<_, Rec<DagRun>>(sqlx::AssertSqlSafe(sql))
-            .bind(query.dag_id.map(DagId::as_str))
-            .bind(states.as_deref())
-            .bind(query.limit)
-            .bind(query.offset)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = bind_dag_run_filter!(
+            sqlx::query_as::<_, Rec<DagRun>>(sqlx::AssertSqlSafe(sql)),
+            query,
+            dag_ids.as_deref(),
+            states.as_deref()
+        )
+        .bind(query.limit)
+        .bind(query.offset)
+        .fetch_all(&self.pool)
+        .await?;
         Ok((rows.into_iter().map(|r| r.0).collect(), total))
     }
 
@@ -213,6 +320,63 @@ impl StateRead for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    async fn task_instance_page(
+        &self,
+        query: &TaskInstanceQuery<'_>,
+    ) -> Result<TaskInstancePage, StoreError> {
+        let lists = (
+            query.dag_ids.map(|ids| json_names(ids, DagId::as_str)),
+            query.run_ids.map(|ids| json_names(ids, RunId::as_str)),
+            query.task_ids.map(|ids| json_names(ids, TaskId::as_str)),
+            query
+                .states
+                .map(|states| json_list(states, TaskState::as_str)),
+        );
+        let filter = task_instance_filter();
+        let total: i64 = bind_task_instance_filter!(
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {filter}"))),
+            query,
+            lists
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let direction = if query.descending { "DESC" } else { "ASC" };
+        // the column comes from a closed enum, never from the request
+        let sql = format!(
+            "SELECT ti.* {filter} ORDER BY {} {direction}, ti.id {direction} LIMIT ?15 OFFSET ?16",
+            task_instance_order_column(query.order)
+        );
+        let task_instances: Vec<TaskInstance> = bind_task_instance_filter!(
+            sqlx::query_as::<_, Rec<TaskInstance>>(sqlx::AssertSqlSafe(sql)),
+            query,
+            lists
+        )
+        .bind(query.limit)
+        .bind(query.offset)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+        let mut run_ids: Vec<i64> = task_instances.iter().map(|ti| ti.dag_run_id).collect();
+        run_ids.sort_unstable();
+        run_ids.dedup();
+        let dag_runs = sqlx::query_as::<_, Rec<DagRun>>(
+            "SELECT * FROM dag_runs WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+        )
+        .bind(serde_json::Value::from(run_ids).to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+        Ok(TaskInstancePage {
+            task_instances,
+            dag_runs,
+            total,
+        })
     }
 
     async fn task_tries(&self, ti_id: i64) -> Result<Vec<TaskTry>, StoreError> {
