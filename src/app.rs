@@ -130,9 +130,11 @@ impl App {
         // connections never take the file descriptors tries need: a few
         // hundred stay free whatever the limit
         let open_files = crate::api::server::raise_open_file_limit().unwrap_or(1024);
-        let max_connections = config
-            .max_connections
-            .min(usize::try_from(open_files.saturating_sub(256)).unwrap_or(usize::MAX).max(16));
+        let max_connections = config.max_connections.min(
+            usize::try_from(open_files.saturating_sub(256))
+                .unwrap_or(usize::MAX)
+                .max(16),
+        );
         let limits = crate::api::server::Limits {
             header_read_timeout: config.header_read_timeout,
             request_timeout: config.request_timeout,
@@ -197,7 +199,9 @@ impl App {
         if launcher.shutdown(config.shutdown_grace).await {
             tracing::info!("all running tries finished");
         } else {
-            tracing::warn!("shutdown grace ran out: unfinished tries are retried after the restart");
+            tracing::warn!(
+                "shutdown grace ran out: unfinished tries are retried after the restart"
+            );
         }
         if let Err(err) = control.stop().await {
             tracing::warn!("cannot record the stop: {err}");

@@ -31,7 +31,7 @@ pub struct Limits {
 }
 
 /// What a client over the connection cap reads before its connection closes.
-const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nconnection: close\r\ncontent-length: 116\r\n\r\n{\"status\":503,\"title\":\"Service Unavailable\",\"detail\":\"too many open connections; retry later\",\"type\":\"about:blank\"}";
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nconnection: close\r\ncontent-length: 115\r\n\r\n{\"status\":503,\"title\":\"Service Unavailable\",\"detail\":\"too many open connections; retry later\",\"type\":\"about:blank\"}";
 
 /// Serves `router` on `listener` until `stop` fires, then shuts down as the
 /// module says.

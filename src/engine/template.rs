@@ -192,8 +192,7 @@ pub fn hidden_variables(env: &BTreeMap<String, String>) -> Vec<String> {
     env.keys()
         .filter(|name| {
             name.starts_with("AIRLESS_")
-                && (name.as_str() == "AIRLESS_DATABASE"
-                    || MARKERS.iter().any(|m| name.contains(m)))
+                && (name.as_str() == "AIRLESS_DATABASE" || MARKERS.iter().any(|m| name.contains(m)))
         })
         .cloned()
         .collect()

@@ -42,7 +42,10 @@ tasks:
         .get_text(&format!("{path}/taskInstances/peek/logs/1"))
         .await;
     assert_eq!(status, 200, "{log}");
-    assert!(log.contains("tokens=absent"), "the task saw airless's tokens: {log}");
+    assert!(
+        log.contains("tokens=absent"),
+        "the task saw airless's tokens: {log}"
+    );
     assert!(log.contains("said ***"), "{log}");
     assert!(!log.contains("second-secret-token"), "{log}");
     let tis = daemon.get(&format!("{path}/taskInstances")).await;

@@ -122,7 +122,9 @@ impl SqliteStore {
 /// Refuses an existing, non-empty SQLite file that is not an airless
 /// database (it has tables but no airless migrations), reading it only.
 async fn refuse_foreign(path: &Path, options: SqliteConnectOptions) -> Result<(), StoreError> {
-    let non_empty = std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false);
+    let non_empty = std::fs::metadata(path)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
     if !non_empty {
         return Ok(());
     }
@@ -142,7 +144,8 @@ async fn refuse_foreign(path: &Path, options: SqliteConnectOptions) -> Result<()
     .await
     .map_err(open_error)?;
     pool.close().await;
-    let ours = tables.iter().any(|t| t == "_sqlx_migrations") && tables.iter().any(|t| t == "dag_runs");
+    let ours =
+        tables.iter().any(|t| t == "_sqlx_migrations") && tables.iter().any(|t| t == "dag_runs");
     if tables.is_empty() || ours {
         return Ok(());
     }
@@ -638,10 +641,9 @@ impl StateWrite for SqliteStore {
         if idle && !self.truncated.load(Relaxed) {
             // nothing written for a while: copy everything back and cut the
             // WAL file to zero (it waits briefly for readers)
-            let (busy, _, _): (i64, i64, i64) =
-                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .fetch_one(&self.pool)
-                    .await?;
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await?;
             self.truncated.store(busy == 0, Relaxed);
         } else {
             sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
