@@ -203,3 +203,25 @@ async fn serve_publishes_the_events_of_a_run_triggered_over_http() {
     );
     app.stop().await;
 }
+
+/// The WAL gives its space back: once nothing has been written for a few
+/// seconds, the checkpoint truncates it to nothing.
+#[tokio::test]
+async fn an_idle_store_truncates_its_wal() {
+    let env = TestEnv::new().await;
+    let mut yaml = String::from("dag_id: many\ntasks:\n  - { task_id: t0, kind: noop }\n");
+    for i in 1..200 {
+        yaml.push_str(&format!(
+            "  - {{ task_id: t{i}, kind: noop, depends_on: [t{}] }}\n",
+            i - 1
+        ));
+    }
+    let dag = env.dag(&yaml);
+    env.run(&dag).await;
+    let wal = env.path("airless.db-wal");
+    let written = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(written > 0, "the run wrote to the WAL");
+    tokio::time::sleep(std::time::Duration::from_millis(5500)).await;
+    env.engine.control().checkpoint().await.unwrap();
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0);
+}

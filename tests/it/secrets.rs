@@ -53,3 +53,40 @@ tasks:
     assert!(!text.contains("second-secret-token"), "{text}");
     assert!(!text.contains("daemon-test-token"), "{text}");
 }
+
+#[test]
+fn another_applications_sqlite_file_is_refused_before_anything_is_written() {
+    let (dir, _dags) = workspace();
+    let path = dir.path().join("crm.db");
+    // a SQLite file of someone else's, in rollback-journal mode
+    let made = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3; c = sqlite3.connect('{}'); c.execute('CREATE TABLE customers (id INTEGER)'); c.commit()",
+            path.display()
+        ))
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        println!("skipped: python3 with sqlite3 is needed to make a foreign database");
+        return;
+    }
+    let before = std::fs::read(&path).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_airless"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("AIRLESS_DATABASE", &path)
+        .env("AIRLESS_BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{} is not an airless state database: it holds other tables (customers)",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the file is untouched");
+    assert!(!dir.path().join("crm.db-wal").exists());
+}
