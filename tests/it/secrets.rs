@@ -87,6 +87,10 @@ fn another_applications_sqlite_file_is_refused_before_anything_is_written() {
         )),
         "{stderr}"
     );
-    assert_eq!(std::fs::read(&path).unwrap(), before, "the file is untouched");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file is untouched"
+    );
     assert!(!dir.path().join("crm.db-wal").exists());
 }

@@ -29,6 +29,8 @@ impl From<sqlx::Error> for StoreError {
 #[derive(Debug, Clone)]
 pub(super) struct SqliteStore {
     pool: SqlitePool,
+    /// The `-wal` file beside the database.
+    wal: std::path::PathBuf,
     /// When this handle last wrote (unix ms), and whether the WAL was
     /// truncated since: an idle daemon gives the WAL's disk space back.
     last_write: std::sync::Arc<std::sync::atomic::AtomicI64>,
@@ -38,8 +40,13 @@ pub(super) struct SqliteStore {
 /// The WAL file is cut back to this size whenever a checkpoint resets it.
 const WAL_SIZE_LIMIT: &str = "67108864";
 
-/// After this long without a write, a checkpoint truncates the WAL to zero.
+/// After this long without a state change (heartbeats aside), a checkpoint
+/// truncates the WAL to zero.
 const IDLE_BEFORE_TRUNCATE: chrono::Duration = chrono::Duration::seconds(5);
+
+/// A WAL larger than this is checkpointed and restarted even under load
+/// (readers are waited for), so it never grows without bound.
+const WAL_RESTART_AT: u64 = 16 * 1024 * 1024;
 
 impl SqliteStore {
     /// Opens the database at `path`. Read-write: created if missing, WAL,
@@ -76,13 +83,7 @@ impl SqliteStore {
                 // -wal and -shm files; after a clean stop the WAL is empty and
                 // gone, so the file alone is the whole state: read it as
                 // immutable, which touches nothing beside it
-                let wal = path.with_file_name(format!(
-                    "{}-wal",
-                    path.file_name()
-                        .map(|n| n.to_string_lossy())
-                        .unwrap_or_default()
-                ));
-                options.read_only(true).immutable(!wal.exists())
+                options.read_only(true).immutable(!wal_path(path).exists())
             }
         };
         let pool = SqlitePoolOptions::new()
@@ -101,6 +102,7 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             pool,
+            wal: wal_path(path),
             last_write: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(
                 chrono::Utc::now().timestamp_millis(),
             )),
@@ -117,6 +119,16 @@ impl SqliteStore {
         self.truncated
             .store(false, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// The `-wal` file of the database at `path`.
+fn wal_path(path: &Path) -> std::path::PathBuf {
+    path.with_file_name(format!(
+        "{}-wal",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ))
 }
 
 /// Refuses an existing, non-empty SQLite file that is not an airless
@@ -157,6 +169,15 @@ async fn refuse_foreign(path: &Path, options: SqliteConnectOptions) -> Result<()
         path: path.display().to_string(),
         tables: listed.join(", "),
     })
+}
+
+/// A write to a running try changed exactly one row, or the try moved on.
+fn running_try(rows: u64, ti_id: i64, try_number: u32) -> Result<(), StoreError> {
+    expect_one(
+        rows,
+        || format!("TaskInstance #{ti_id} try {try_number}"),
+        "running",
+    )
 }
 
 fn expect_one(rows: u64, what: impl FnOnce() -> String, expected: &str) -> Result<(), StoreError> {
@@ -235,7 +256,6 @@ impl StateWrite for SqliteStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<i64>, StoreError> {
-        self.wrote();
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE owners SET heartbeat_at = ? WHERE id = ?")
             .bind(now)
@@ -553,11 +573,7 @@ impl StateWrite for SqliteStore {
             .bind(fence)
             .execute(&self.pool)
             .await?;
-        expect_one(
-            done.rows_affected(),
-            || format!("TaskInstance #{ti_id} try {try_number}"),
-            "running",
-        )
+        running_try(done.rows_affected(), ti_id, try_number)
     }
 
     async fn set_external(
@@ -577,11 +593,7 @@ impl StateWrite for SqliteStore {
         .bind(try_number)
         .execute(&self.pool)
         .await?;
-        expect_one(
-            done.rows_affected(),
-            || format!("TaskInstance #{ti_id} try {try_number}"),
-            "running",
-        )
+        running_try(done.rows_affected(), ti_id, try_number)
     }
 
     async fn set_process_group(
@@ -601,11 +613,7 @@ impl StateWrite for SqliteStore {
         .bind(try_number)
         .execute(&self.pool)
         .await?;
-        expect_one(
-            done.rows_affected(),
-            || format!("TaskInstance #{ti_id} try {try_number}"),
-            "running",
-        )
+        running_try(done.rows_affected(), ti_id, try_number)
     }
 
     async fn clear_task_instance(
@@ -638,9 +646,10 @@ impl StateWrite for SqliteStore {
         use std::sync::atomic::Ordering::Relaxed;
         let idle = chrono::Utc::now().timestamp_millis() - self.last_write.load(Relaxed)
             > IDLE_BEFORE_TRUNCATE.num_milliseconds();
-        if idle && !self.truncated.load(Relaxed) {
-            // nothing written for a while: copy everything back and cut the
-            // WAL file to zero (it waits briefly for readers)
+        let large = std::fs::metadata(&self.wal).is_ok_and(|m| m.len() > WAL_RESTART_AT);
+        if large || (idle && !self.truncated.load(Relaxed)) {
+            // grown large, or nothing written for a while: copy everything
+            // back and cut the WAL file to zero (readers are waited for)
             let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
                 .fetch_one(&self.pool)
                 .await?;
