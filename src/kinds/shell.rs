@@ -18,23 +18,29 @@ use crate::dag::{ShellCommand, ShellSpec};
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
 pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
-    let mut command = match &spec.command {
+    // The command waits at a gate until its process group is written down:
+    // if airless dies before that, the gate's stdin closes and nothing of
+    // the command ever runs; after it, an adopter finds the group to kill.
+    let mut command = Command::new("bash");
+    command.arg("-c");
+    match &spec.command {
         ShellCommand::Script(script) => {
             ctx.log.line(&format!("running: bash -c {script:?}"));
-            let mut c = Command::new("bash");
-            c.arg("-c").arg(script);
-            c
+            command
+                .arg(r#"read -r _ || exit 97; exec bash -c "$0" </dev/null"#)
+                .arg(script);
         }
         ShellCommand::Argv(argv) => {
-            let Some((program, args)) = argv.split_first() else {
+            if argv.is_empty() {
                 return Err(TaskError::permanent("the command list is empty"));
-            };
+            }
             ctx.log.line(&format!("running: {argv:?}"));
-            let mut c = Command::new(program);
-            c.args(args);
-            c
+            command
+                .arg(r#"read -r _ || exit 97; exec "$@" </dev/null"#)
+                .arg("airless-gate")
+                .args(argv);
         }
-    };
+    }
     // airless's own secrets (API tokens, database URL) stay with airless
     for name in ctx.hidden_env.iter() {
         command.env_remove(name);
@@ -45,7 +51,7 @@ pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
         .env("AIRFLOW_CTX_TASK_ID", ctx.task_id.as_str())
         .env("AIRFLOW_CTX_TRY_NUMBER", ctx.try_number.to_string())
         .envs(&spec.env)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -75,6 +81,11 @@ pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
         return Err(TaskError::transient(format!(
             "cannot record process group {pgid}, so it was killed: {err}"
         )));
+    }
+    // open the gate
+    if let Some(mut gate) = child.stdin.take() {
+        use tokio::io::AsyncWriteExt;
+        let _ = gate.write_all(b"go\n").await;
     }
 
     let stdout = child
