@@ -17,7 +17,7 @@ pub struct TaskLog {
 struct Inner {
     path: PathBuf,
     sink: Mutex<Option<Box<dyn Write + Send>>>,
-    /// Grows when an executor learns a secret (a token from a profile).
+    /// Grows when a task kind learns a secret (a token from a profile).
     secrets: Mutex<Vec<String>>,
 }
 

@@ -1,6 +1,6 @@
-//! What one task does: one file per kind. An executor gets its kind's
+//! What one task does: one file per kind (Airflow's operators). A kind gets its
 //! (already rendered) spec and a [`TaskContext`], and returns the task's JSON
-//! output or a [`TaskError`]. Executors never touch the store; the engine
+//! output or a [`TaskError`]. Kinds never touch the store; the engine
 //! records what they return and decides retries.
 
 mod databricks;
@@ -35,7 +35,7 @@ pub struct TaskContext {
     pub try_number: u32,
     /// This try's log; every line is masked for secrets.
     pub log: TaskLog,
-    /// Cancelled when the run is cancelled or the try times out; executors
+    /// Cancelled when the run is cancelled or the try times out; kinds
     /// stop their work (and the remote side's) when it fires.
     pub cancel: CancellationToken,
     pub http: reqwest::Client,
@@ -49,10 +49,10 @@ pub struct TaskContext {
     pub hidden_env: Arc<Vec<String>>,
     /// "Now" and waiting (virtual in tests).
     pub clock: Arc<dyn Clock>,
-    /// Fires when airless is stopping: an executor whose remote job outlives
+    /// Fires when airless is stopping: a kind whose remote job outlives
     /// it returns [`FailureKind::Detached`] and re-attaches after the restart.
     pub shutdown: CancellationToken,
-    /// When `execution_timeout` ends this try, in `clock` time; executors
+    /// When `execution_timeout` ends this try, in `clock` time; kinds
     /// that wait on a remote job stop waiting then (the engine also stops them).
     pub deadline: Option<chrono::DateTime<chrono::Utc>>,
     /// This try was running when airless stopped and is resumed: the same
