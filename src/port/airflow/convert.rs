@@ -457,6 +457,34 @@ fn task_out(
         .and_then(|k| task_args::trigger_rule(&k.value, k.line, &owner, notes));
     let mut entries: Vec<Entry> = kind.entries;
     let mut comments = kind.comments;
+    let mut kind_name = kind.kind;
+    // a template that reads what airless does not have (Airflow Variables,
+    // macros) could only fail: the task becomes a placeholder, its fields
+    // kept as comments, so the DAG still loads and the graph stays whole
+    let unusable: Vec<(String, String)> = entries
+        .iter()
+        .flat_map(|(_, node, _)| template_problems(node))
+        .collect();
+    if !kind.placeholder && !unusable.is_empty() {
+        for (key, node, _) in std::mem::take(&mut entries) {
+            comments.push(match node {
+                Node::Str(text) => format!("was {key}: {}", text.replace('\n', "\\n")),
+                _ => format!("was {key}: (not carried over)"),
+            });
+        }
+        kind_name = "noop";
+        for (name, why) in unusable {
+            if !notes.iter().any(|n| {
+                n.line == task.line && n.what == format!("{owner}: template name `{name}`")
+            }) {
+                notes.push(Note::new(
+                    task.line,
+                    format!("{owner}: template name `{name}`"),
+                    format!("{why}; the task became a `noop` placeholder (its fields are kept as comments) so the graph stays intact"),
+                ));
+            }
+        }
+    }
     if !kind.placeholder {
         let mut retry: Vec<Entry> = Vec::new();
         for k in &view.args.keywords {
@@ -515,7 +543,7 @@ fn task_out(
     TaskOut {
         task_id: task.task_id.clone(),
         comments,
-        kind: kind.kind,
+        kind: kind_name,
         depends_on: Vec::new(),
         trigger_rule,
         entries,
