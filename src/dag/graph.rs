@@ -83,6 +83,8 @@ fn cycles(graph: &DiGraph<(), ()>) -> Vec<Vec<usize>> {
         if component.len() == 1 && !graph.contains_edge(first, first) {
             continue;
         }
+        let in_component: std::collections::HashSet<NodeIndex> =
+            component.iter().copied().collect();
         // breadth-first from `first` until an edge leads back to it
         let mut came_from: std::collections::HashMap<NodeIndex, NodeIndex> = Default::default();
         let mut queue = std::collections::VecDeque::from([first]);
@@ -90,7 +92,7 @@ fn cycles(graph: &DiGraph<(), ()>) -> Vec<Vec<usize>> {
         'search: while let Some(node) = queue.pop_front() {
             let mut next: Vec<NodeIndex> = graph
                 .neighbors(node)
-                .filter(|n| component.contains(n))
+                .filter(|n| in_component.contains(n))
                 .collect();
             next.sort_by_key(|n| n.index());
             for n in next {
