@@ -124,7 +124,7 @@ fn load_file(file: &Path, options: &LoadOptions<'_>) -> Loaded {
     });
     let outcome = match reused {
         Some(dag) => Ok(dag),
-        None => super::load_bytes(file, &bytes).map(Arc::new),
+        None => super::load_bytes(file, bytes).map(Arc::new),
     };
     Loaded {
         file: file.to_path_buf(),
@@ -222,7 +222,7 @@ fn size_text(bytes: u64) -> String {
     const MIB: u64 = 1024 * 1024;
     if bytes >= MIB {
         let mib = bytes as f64 / MIB as f64;
-        if bytes % MIB == 0 {
+        if bytes.is_multiple_of(MIB) {
             format!("{} MiB ({bytes} bytes)", bytes / MIB)
         } else {
             format!("{mib:.1} MiB ({bytes} bytes)")

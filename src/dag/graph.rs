@@ -2,7 +2,7 @@
 //! Edges point downstream. Built only from validated ids; pure.
 
 use petgraph::Direction;
-use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::algo::{kosaraju_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 /// An acyclic task graph. Construct with [`TaskGraph::build`].
@@ -74,9 +74,11 @@ impl TaskGraph {
 
 /// One cycle per strongly connected component that has one, as a closed
 /// path: the shortest way from the component's first task back to itself.
+/// In order of their first task. Iterative throughout (petgraph's Tarjan
+/// recurses once per task and overflows the stack on a long cycle).
 fn cycles(graph: &DiGraph<(), ()>) -> Vec<Vec<usize>> {
-    let mut found = Vec::new();
-    for component in tarjan_scc(graph) {
+    let mut found: Vec<Vec<usize>> = Vec::new();
+    for component in kosaraju_scc(graph) {
         let Some(&first) = component.iter().min_by_key(|n| n.index()) else {
             continue;
         };
@@ -120,6 +122,7 @@ fn cycles(graph: &DiGraph<(), ()>) -> Vec<Vec<usize>> {
         path.reverse();
         found.push(path.into_iter().map(NodeIndex::index).collect());
     }
+    found.sort();
     found
 }
 
@@ -139,6 +142,15 @@ mod tests {
     fn a_cycle_is_returned_as_a_closed_path() {
         let cycles = TaskGraph::build(4, &[(0, 1), (1, 2), (2, 0), (2, 3)]).unwrap_err();
         assert_eq!(cycles, vec![vec![0, 1, 2, 0]]);
+    }
+
+    #[test]
+    fn a_cycle_through_100_000_tasks_does_not_overflow_the_stack() {
+        let n = 100_000;
+        let edges: Vec<(usize, usize)> = (0..n).map(|i| (i, (i + 1) % n)).collect();
+        let cycles = TaskGraph::build(n, &edges).unwrap_err();
+        assert_eq!(cycles.len(), 1);
+        assert_eq!(cycles[0].len(), n + 1);
     }
 
     #[test]

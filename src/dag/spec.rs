@@ -466,13 +466,16 @@ fn default_true() -> bool {
 
 /// The kind-specific keys of a task.
 #[derive(Debug, Clone, PartialEq)]
+///
+/// The larger kinds are boxed so a task of any kind stays small: a DAG of
+/// 100,000 shell tasks holds 100,000 of these.
 pub enum KindSpec {
     Noop(NoopSpec),
     Shell(ShellSpec),
-    Http(HttpSpec),
-    Emulate(EmulateSpec),
-    Ingest(IngestSpec),
-    Databricks(DatabricksSpec),
+    Http(Box<HttpSpec>),
+    Emulate(Box<EmulateSpec>),
+    Ingest(Box<IngestSpec>),
+    Databricks(Box<DatabricksSpec>),
 }
 
 /// Every `kind:` value airless knows.
@@ -513,19 +516,19 @@ fn read_task(
         }),
         "http" => from_node::<HttpFile>(doc, item).map(|f| {
             let (c, s) = f.split();
-            (c, KindSpec::Http(s))
+            (c, KindSpec::Http(Box::new(s)))
         }),
         "emulate" => from_node::<EmulateFile>(doc, item).map(|f| {
             let (c, s) = f.split();
-            (c, KindSpec::Emulate(s))
+            (c, KindSpec::Emulate(Box::new(s)))
         }),
         "ingest" => from_node::<IngestFile>(doc, item).map(|f| {
             let (c, s) = f.split();
-            (c, KindSpec::Ingest(s))
+            (c, KindSpec::Ingest(Box::new(s)))
         }),
         "databricks" => from_node::<DatabricksFile>(doc, item).map(|f| {
             let (c, s) = f.split();
-            (c, KindSpec::Databricks(s))
+            (c, KindSpec::Databricks(Box::new(s)))
         }),
         _ => return None,
     })
@@ -623,8 +626,8 @@ fn read_one_task(
     item: NodeId,
 ) -> Result<TaskSpec, DagError> {
     let name = match doc.get(item, "task_id").and_then(|id| doc.text(id)) {
-        Some(id) => format!("task `{id}`"),
-        None => format!("task #{}", index + 1),
+        Some(id) if !id.is_empty() => format!("task `{id}`"),
+        _ => format!("task #{}", index + 1),
     };
     if doc.is_null(item) {
         return Err(
@@ -661,8 +664,13 @@ fn read_one_task(
     };
     match read_task(kind, doc, item) {
         None => {
-            let hint = suggest(kind, KINDS.iter().copied())
-                .unwrap_or_else(|| format!("use one of {}", KINDS.join(", ")));
+            let hint = suggest(kind, KINDS.iter().copied()).unwrap_or_else(|| {
+                if kind.to_ascii_lowercase().ends_with("operator") {
+                    format!("airless has no Airflow operators; its kinds are {} (run Python as `kind: shell` with `command: python3 script.py`)", KINDS.join(", "))
+                } else {
+                    format!("use one of {}", KINDS.join(", "))
+                }
+            });
             Err(DagError::new(
                 file,
                 kind_node.map(|k| doc.pos(k)),

@@ -142,7 +142,7 @@ pub struct Scope<'s> {
 }
 
 /// What checking one template found.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Findings {
     /// Mistakes that would fail the try: `(message, hint)`.
     pub errors: Vec<(String, String)>,
@@ -154,11 +154,14 @@ pub struct Findings {
 }
 
 /// Checks templates against one environment, remembering which filters
-/// and tests exist.
+/// and tests exist, and what each template's code was found to use.
 pub struct Checker {
     env: Environment<'static>,
     globals: BTreeSet<String>,
     known: HashMap<(bool, String), bool>,
+    /// Findings by a template's code with its raw text left out: a
+    /// generated DAG's 100,000 `echo {i} {{ ds }}` are checked once.
+    seen: HashMap<String, Findings>,
 }
 
 impl Default for Checker {
@@ -166,6 +169,9 @@ impl Default for Checker {
         Self::new()
     }
 }
+
+/// At most this many templates' findings are remembered.
+const REMEMBERED: usize = 10_000;
 
 impl Checker {
     pub fn new() -> Self {
@@ -175,16 +181,34 @@ impl Checker {
             env,
             globals,
             known: HashMap::new(),
+            seen: HashMap::new(),
         }
     }
 
-    /// Checks `source`, a string field of a task. Texts without `{{`, `{%`
-    /// or `{#` are not templates and cost nothing.
+    /// Checks `source`, a string field of a task, against `scope` (which
+    /// must stay the same between calls). Texts without `{{`, `{%` or `{#`
+    /// are not templates and cost nothing.
     pub fn check(&mut self, source: &str, scope: &Scope<'_>) -> Findings {
-        let mut findings = Findings::default();
         if !(source.contains("{{") || source.contains("{%") || source.contains("{#")) {
-            return findings;
+            return Findings::default();
         }
+        let code = Code::of(source);
+        if let Some(key) = &code.key
+            && let Some(findings) = self.seen.get(key)
+        {
+            return findings.clone();
+        }
+        let findings = self.check_new(source, &code, scope);
+        if let Some(key) = code.key
+            && self.seen.len() < REMEMBERED
+        {
+            self.seen.insert(key, findings.clone());
+        }
+        findings
+    }
+
+    fn check_new(&mut self, source: &str, code: &Code, scope: &Scope<'_>) -> Findings {
+        let mut findings = Findings::default();
         let template = match self.env.template_from_str(source) {
             Ok(template) => template,
             Err(err) => {
@@ -203,13 +227,13 @@ impl Checker {
         for name in &names {
             self.check_name(name, scope, &mut findings);
         }
-        let (filters, tests) = filters_and_tests(source);
-        for (is_filter, name) in filters
-            .into_iter()
+        for (is_filter, name) in code
+            .filters
+            .iter()
             .map(|f| (true, f))
-            .chain(tests.into_iter().map(|t| (false, t)))
+            .chain(code.tests.iter().map(|t| (false, t)))
         {
-            if self.exists(is_filter, &name) {
+            if self.exists(is_filter, name) {
                 continue;
             }
             let (what, names) = if is_filter {
@@ -217,7 +241,7 @@ impl Checker {
             } else {
                 ("test", TEST_NAMES)
             };
-            let hint = suggest(&name, names.iter().copied()).unwrap_or_else(|| {
+            let hint = suggest(name, names.iter().copied()).unwrap_or_else(|| {
                 format!("minijinja's {what}s are listed at https://docs.rs/minijinja/latest/minijinja/{what}s/")
             });
             findings
@@ -279,12 +303,15 @@ impl Checker {
             }
             known if CONTEXT_NAMES.contains(&known) || self.globals.contains(known) => {}
             unknown => {
-                let hint = suggest(unknown, CONTEXT_NAMES.iter().copied()).unwrap_or_else(|| {
-                    format!(
-                        "the names a template can use are {}",
-                        CONTEXT_NAMES.join(", ")
-                    )
-                });
+                let hint = airflow_name(unknown)
+                    .map(str::to_string)
+                    .or_else(|| suggest(unknown, CONTEXT_NAMES.iter().copied()))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "the names a template can use are {}",
+                            CONTEXT_NAMES.join(", ")
+                        )
+                    });
                 findings.errors.push((
                     format!("uses `{unknown}`, which is not a template variable"),
                     hint,
@@ -319,51 +346,99 @@ impl Checker {
     }
 }
 
-/// The filters (`x | name`, `{% filter name %}`) and tests (`x is name`,
-/// `x is not name`) a template names, from its tokens.
-fn filters_and_tests(source: &str) -> (BTreeSet<String>, BTreeSet<String>) {
-    let mut filters = BTreeSet::new();
-    let mut tests = BTreeSet::new();
-    let tokens: Vec<Token<'_>> = tokenize(
-        source,
-        false,
-        SyntaxConfig::default(),
-        WhitespaceConfig::default(),
-    )
-    .filter_map(|t| t.ok().map(|(token, _)| token))
-    .collect();
-    for (i, token) in tokens.iter().enumerate() {
-        let next_ident = |at: usize| match tokens.get(at) {
-            Some(Token::Ident(name)) => Some(*name),
-            _ => None,
-        };
-        match token {
-            Token::Pipe => {
-                if let Some(name) = next_ident(i + 1) {
-                    filters.insert(name.to_string());
+/// What airless offers for an Airflow template name it does not have.
+fn airflow_name(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "execution_date" => "Airflow 2 renamed it `logical_date`; airless uses that name",
+        "next_execution_date" | "next_ds" => "use `data_interval_end`",
+        "prev_execution_date" | "prev_ds" => "use `data_interval_start`",
+        "dag_run" => "a trigger's conf is `conf` (Airflow's `dag_run.conf`)",
+        "ti" | "task_instance" => {
+            "an upstream task's result is `tasks.<id>.output` (Airflow's XCom)"
+        }
+        "var" => "airless has no Variables: read the environment with `env.NAME`",
+        "macros" => {
+            "airless has no `macros`: use the date names (`ds`, `ds_nodash`, `data_interval_end`…) and minijinja's filters"
+        }
+        _ => return None,
+    })
+}
+
+/// A template's code: the filters (`x | name`, `{% filter name %}`) and
+/// tests (`x is name`, `x is not name`) it names, and a key made of every
+/// token but its raw text, which decides everything a check finds. No key
+/// when the template does not tokenize (its error is the compiler's to say).
+struct Code {
+    filters: BTreeSet<String>,
+    tests: BTreeSet<String>,
+    key: Option<String>,
+}
+
+impl Code {
+    fn of(source: &str) -> Code {
+        let mut tokens: Vec<(Token<'_>, (usize, usize))> = Vec::new();
+        let mut tokenizes = true;
+        for token in tokenize(
+            source,
+            false,
+            SyntaxConfig,
+            WhitespaceConfig::default(),
+        ) {
+            match token {
+                Ok((token, span)) => tokens.push((
+                    token,
+                    (span.start_offset as usize, span.end_offset as usize),
+                )),
+                Err(_) => {
+                    tokenizes = false;
+                    break;
                 }
             }
-            Token::Ident("filter")
-                if matches!(tokens.get(i.wrapping_sub(1)), Some(Token::BlockStart)) =>
-            {
-                if let Some(name) = next_ident(i + 1) {
-                    filters.insert(name.to_string());
-                }
+        }
+        let mut key = String::new();
+        let mut filters = BTreeSet::new();
+        let mut tests = BTreeSet::new();
+        for (i, (token, (start, end))) in tokens.iter().enumerate() {
+            if !matches!(token, Token::TemplateData(_)) {
+                key.push_str(source.get(*start..*end).unwrap_or_default());
+                key.push('\u{0}');
             }
-            Token::Ident("is") => {
-                let at = if next_ident(i + 1) == Some("not") {
-                    i + 2
-                } else {
-                    i + 1
-                };
-                if let Some(name) = next_ident(at) {
-                    tests.insert(name.to_string());
+            let next_ident = |at: usize| match tokens.get(at) {
+                Some((Token::Ident(name), _)) => Some(*name),
+                _ => None,
+            };
+            match token {
+                Token::Pipe => {
+                    if let Some(name) = next_ident(i + 1) {
+                        filters.insert(name.to_string());
+                    }
                 }
+                Token::Ident("filter")
+                    if matches!(tokens.get(i.wrapping_sub(1)), Some((Token::BlockStart, _))) =>
+                {
+                    if let Some(name) = next_ident(i + 1) {
+                        filters.insert(name.to_string());
+                    }
+                }
+                Token::Ident("is") => {
+                    let at = if next_ident(i + 1) == Some("not") {
+                        i + 2
+                    } else {
+                        i + 1
+                    };
+                    if let Some(name) = next_ident(at) {
+                        tests.insert(name.to_string());
+                    }
+                }
+                _ => {}
             }
-            _ => {}
+        }
+        Code {
+            filters,
+            tests,
+            key: tokenizes.then_some(key),
         }
     }
-    (filters, tests)
 }
 
 #[cfg(test)]
@@ -446,6 +521,23 @@ mod tests {
                 "does not compile: unexpected end of input, expected end of variable block — check the {{ }} and {% %} pairs"
             ]
         );
+    }
+
+    #[test]
+    fn templates_that_differ_only_in_text_are_checked_once() {
+        let params = serde_json::Map::new();
+        let scope = Scope {
+            params: &params,
+            task_ids: &|_| false,
+            task_names: &[],
+        };
+        let mut checker = Checker::new();
+        for i in 0..3 {
+            let found = checker.check(&format!("echo {i} {{{{ dss }}}}"), &scope);
+            assert_eq!(found.errors.len(), 1);
+        }
+        assert!(checker.check("echo {{ ds }}", &scope).errors.is_empty());
+        assert_eq!(checker.seen.len(), 2);
     }
 
     #[test]

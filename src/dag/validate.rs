@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -53,16 +54,23 @@ const COMMON_KEYS: &[&str] = &[
 /// Reads and validates one DAG file's text. `file` names it in errors and
 /// gives the default `dag_id` (its stem). Warnings go to `Dag::warnings`.
 pub fn load(file: &Path, text: &str) -> Result<Dag, Vec<DagError>> {
-    let mut dag = check(file, spec::parse(file, text))?;
-    dag.source_hash = source_hash(text);
-    dag.source = std::sync::Arc::from(text);
-    Ok(dag)
+    load_shared(file, Arc::from(text))
 }
 
-/// [`load`] for a file's bytes, which must be UTF-8.
-pub fn load_bytes(file: &Path, bytes: &[u8]) -> Result<Dag, Vec<DagError>> {
-    let text = yaml::decode(file, bytes).map_err(|e| vec![e])?;
-    load(file, text)
+/// [`load`] for a file's bytes, which must be UTF-8: the text is kept once,
+/// as the DAG's source, without a second copy alive while it is read.
+pub fn load_bytes(file: &Path, bytes: Vec<u8>) -> Result<Dag, Vec<DagError>> {
+    yaml::decode(file, &bytes).map_err(|e| vec![e])?;
+    let text = String::from_utf8(bytes).unwrap_or_default();
+    load_shared(file, Arc::from(text))
+}
+
+/// [`load`] for text already shared: it becomes the DAG's `source`.
+pub fn load_shared(file: &Path, text: Arc<str>) -> Result<Dag, Vec<DagError>> {
+    let mut dag = check(file, spec::parse(file, &text))?;
+    dag.source_hash = source_hash(&text);
+    dag.source = text;
+    Ok(dag)
 }
 
 /// The hex SHA-256 of a DAG file's text: its version's identity.
@@ -94,14 +102,35 @@ fn check(file: &Path, parsed: ParsedFile<'_>) -> Result<Dag, Vec<DagError>> {
         task_count,
         all_task_ids,
     };
-    let result = checker.check(header, files);
-    match result {
-        Some(dag) if checker.errors.is_empty() => Ok(Dag {
-            warnings: checker.warnings,
-            ..dag
-        }),
-        _ => Err(capped(file, checker.errors)),
+    let ready = checker.check(header, files);
+    let Checker {
+        errors, warnings, ..
+    } = checker;
+    // positions are no longer needed: the document goes before the tasks
+    // are built, so the two are never in memory together
+    drop(source);
+    match ready {
+        Some(Ready {
+            mut dag,
+            specs,
+            defaults,
+        }) if errors.is_empty() => {
+            dag.tasks = specs
+                .into_iter()
+                .map(|spec| build_task(spec, &defaults))
+                .collect();
+            dag.warnings = warnings;
+            Ok(dag)
+        }
+        _ => Err(capped(file, errors)),
     }
+}
+
+/// A DAG that passed every check, its tasks still as read.
+struct Ready {
+    dag: Dag,
+    specs: Vec<TaskSpec>,
+    defaults: TaskDefaults,
 }
 
 /// At most [`MAX_ERRORS_PER_FILE`] errors, then one that counts the rest.
@@ -151,11 +180,12 @@ impl Checker<'_, '_> {
         self.errors.push(error);
     }
 
-    fn check(&mut self, header: Option<spec::DagSpec>, files: Files) -> Option<Dag> {
+    fn check(&mut self, header: Option<spec::DagSpec>, files: Files) -> Option<Ready> {
+        let read_cleanly = self.errors.is_empty();
         let Some(header) = header else {
             // each task was read on its own: its mistakes are reported too
             self.tasks(&files);
-            self.graph(&files);
+            self.graph(&files, &task_index(&files));
             return None;
         };
         let dag_id = match &header.dag_id {
@@ -173,10 +203,9 @@ impl Checker<'_, '_> {
                 ""
             };
             if path.is_empty() {
-                self.errors.push(
-                    DagError::new(self.file, None, format!("{message} (from the file name)"))
-                        .hint(hint),
-                );
+                self.errors.push(DagError::new(self.file, None, message).hint(format!(
+                    "{hint}; with no `dag_id:` key the dag_id is the file's name: add `dag_id: …` or rename the file"
+                )));
             } else {
                 self.error(path, message, hint);
             }
@@ -256,7 +285,7 @@ impl Checker<'_, '_> {
         let defaults = header.default_args.clone().unwrap_or_default();
         self.check_durations("default_args", "default_args.", &defaults);
 
-        if files.task_count == 0 && self.errors.is_empty() {
+        if files.task_count == 0 && read_cleanly {
             self.key_error(
                 "tasks",
                 "the DAG has no tasks",
@@ -265,20 +294,17 @@ impl Checker<'_, '_> {
         }
 
         self.tasks(&files);
-        let graph = self.graph(&files);
+        let index = task_index(&files);
+        let graph = self.graph(&files, &index);
         let params = header.params.clone().unwrap_or_default();
-        self.templates(&files, &params, graph.as_ref());
+        self.templates(&files, &index, &params, graph.as_ref());
+        drop(index);
 
         if !self.errors.is_empty() || files.tasks.len() != files.task_count {
             return None;
         }
         let graph = graph?;
-        let tasks = files
-            .tasks
-            .into_iter()
-            .map(|spec| build_task(spec, &defaults))
-            .collect();
-        Some(Dag {
+        let dag = Dag {
             dag_id: DagId::new(dag_id),
             description: header.description,
             fileloc: self.file.to_path_buf(),
@@ -297,11 +323,16 @@ impl Checker<'_, '_> {
             max_active_tasks: header.max_active_tasks.unwrap_or(DEFAULT_MAX_ACTIVE_TASKS),
             is_paused_upon_creation: header.is_paused_upon_creation.unwrap_or(false),
             params,
-            tasks,
+            tasks: Vec::new(),
             graph,
-            source: std::sync::Arc::from(""),
+            source: Arc::from(""),
             source_hash: String::new(),
             warnings: Vec::new(),
+        };
+        Some(Ready {
+            dag,
+            specs: files.tasks,
+            defaults,
         })
     }
 
@@ -617,6 +648,7 @@ impl Checker<'_, '_> {
     fn templates(
         &mut self,
         files: &Files,
+        index: &HashMap<&str, usize>,
         params: &serde_json::Map<String, serde_json::Value>,
         graph: Option<&TaskGraph>,
     ) {
@@ -629,12 +661,6 @@ impl Checker<'_, '_> {
         let Value::Seq(items) = doc.value(task_list) else {
             return;
         };
-        let index: HashMap<&str, usize> = files
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.common.task_id.as_str(), i))
-            .collect();
         let all_ids = &files.all_task_ids;
         let task_ids = |id: &str| all_ids.contains(id);
         let names: Vec<&str> = index.keys().copied().take(error_candidates()).collect();
@@ -700,13 +726,7 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn graph(&mut self, files: &Files) -> Option<TaskGraph> {
-        let index: HashMap<&str, usize> = files
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.common.task_id.as_str(), i))
-            .collect();
+    fn graph(&mut self, files: &Files, index: &HashMap<&str, usize>) -> Option<TaskGraph> {
         let mut edges = Vec::with_capacity(files.tasks.len());
         for (i, spec) in files.tasks.iter().enumerate() {
             for (j, upstream) in spec.common.depends_on.iter().enumerate() {
@@ -749,6 +769,17 @@ impl Checker<'_, '_> {
             }
         }
     }
+}
+
+/// Each task's position among the tasks read, by id (the last one of a
+/// duplicate id).
+fn task_index(files: &Files) -> HashMap<&str, usize> {
+    files
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.common.task_id.as_str(), i))
+        .collect()
 }
 
 /// How many names a did-you-mean compares against.

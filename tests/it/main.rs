@@ -13,6 +13,7 @@ mod databricks_crash;
 mod emulate;
 mod engine;
 mod fakes;
+mod hostile_dags;
 mod ingest;
 mod kafka_rest_client;
 mod kinesis_rest_client;

@@ -88,24 +88,11 @@ impl Error {
 
     /// `got` where `expected` belongs, both already in an author's words.
     fn wrong_type(got: &str, expected: &str) -> Self {
-        Error::new(format!("invalid type: {got}, expected {expected}")).with_type_hint(expected)
-    }
-
-    fn with_type_hint(self, expected: &str) -> Self {
-        let hint = if expected == "a boolean" {
-            "write true or false"
-        } else if expected.starts_with("a whole number") {
-            "write a whole number, e.g. 3"
-        } else if expected == "a string" {
-            "quote the value, e.g. \"2m\" or \"@daily\""
-        } else if expected == "a mapping" {
-            "write `key: value` lines indented below the key"
-        } else if expected == "a list" {
-            "write `- item` lines below the key, or `[a, b]`"
-        } else {
-            return self;
-        };
-        self.hint(hint)
+        let error = Error::new(format!("invalid type: {got}, expected {expected}"));
+        match type_hint(got, expected) {
+            Some(hint) => error.hint(hint),
+            None => error,
+        }
     }
 }
 
@@ -168,8 +155,8 @@ impl de::Error for Error {
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        let hint = suggest(field, expected.iter().copied())
-            .unwrap_or_else(|| format!("remove it or use one of: {}", expected.join(", ")));
+        // the message lists the keys
+        let hint = suggest(field, expected.iter().copied()).unwrap_or_else(|| "remove it".into());
         Error::new(format!(
             "unknown field `{field}`, expected {}",
             one_of(expected)
@@ -180,6 +167,29 @@ impl de::Error for Error {
     fn missing_field(field: &'static str) -> Self {
         Error::new(format!("missing field `{field}`")).hint(format!("add `{field}:`"))
     }
+}
+
+/// What to write instead, for `got` where `expected` belongs.
+fn type_hint(got: &str, expected: &str) -> Option<&'static str> {
+    Some(match expected {
+        "a boolean" => "write true or false",
+        e if e.starts_with("a whole number") => "write a whole number, e.g. 3",
+        "a string" | "a number or a template such as \"{{ params.records }}\"" => match got {
+            "a list" => "write one value here, not a list",
+            "a mapping" => "write one value here, not a mapping",
+            "an empty value" => "give it a value",
+            _ => return None,
+        },
+        "a mapping" => "write `key: value` lines indented below the key",
+        "a list" => "write `- item` lines below the key, or `[a, b]`",
+        "a mapping with a `kind:`" => {
+            "write it as a mapping that starts with `kind:`, e.g. `{kind: dir, path: lake}`"
+        }
+        e if e.starts_with("a command string") => {
+            "e.g. `command: ./run.sh {{ ds }}`, or `command: [./run.sh, \"{{ ds }}\"]`"
+        }
+        _ => return None,
+    })
 }
 
 fn one_of(names: &[&str]) -> String {
@@ -655,9 +665,10 @@ impl<'de, 'a: 'de> de::SeqAccess<'de> for SeqDe<'de, 'a> {
         };
         let index = self.next;
         self.next += 1;
+        // an error serde made from buffered content has no position yet
         seed.deserialize(NodeDe { doc: self.doc, id })
             .map(Some)
-            .map_err(|e| e.under_index(index))
+            .map_err(|e| e.at(self.doc.pos(id)).under_index(index))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -691,6 +702,13 @@ impl<'de, 'a: 'de> de::MapAccess<'de> for MapDe<'de, 'a> {
         let Some(&id) = self.pairs.get(self.next) else {
             return Ok(None);
         };
+        if !matches!(self.doc.value(id), Value::Scalar(_)) {
+            return Err(
+                Error::new("a key here must be a name, not a list or a mapping")
+                    .hint("write `name: value`")
+                    .at(self.doc.pos(id)),
+            );
+        }
         seed.deserialize(NodeDe { doc: self.doc, id }).map(Some)
     }
 
@@ -702,7 +720,7 @@ impl<'de, 'a: 'de> de::MapAccess<'de> for MapDe<'de, 'a> {
         self.next += 2;
         seed.deserialize(NodeDe { doc: self.doc, id }).map_err(|e| {
             let name = key.and_then(|k| self.doc.text(k)).unwrap_or("?");
-            e.under_key(name)
+            e.at(self.doc.pos(id)).under_key(name)
         })
     }
 
