@@ -76,15 +76,22 @@ pub async fn build(config: Config, env: BTreeMap<String, String>) -> anyhow::Res
 /// version of each broken file.
 async fn load_dags(config: &Config, control: &Control) -> anyhow::Result<DagBag> {
     let folder = config.dags_folder.clone();
-    let mut bag = tokio::task::spawn_blocking(move || DagBag::load(&folder))
-        .await
-        .context("the DAG loader stopped")?
-        .with_context(|| {
-            format!(
-                "cannot read the DAG folder {}",
-                config.dags_folder.display()
-            )
-        })?;
+    let max_dag_file_size = config.max_dag_file_size;
+    let mut bag = tokio::task::spawn_blocking(move || {
+        let options = crate::dag::bag::LoadOptions {
+            max_dag_file_size,
+            previous: None,
+        };
+        DagBag::load_with(&folder, &options)
+    })
+    .await
+    .context("the DAG loader stopped")?
+    .with_context(|| {
+        format!(
+            "cannot read the DAG folder {}",
+            config.dags_folder.display()
+        )
+    })?;
     control.register_dags(&bag).await?;
     control.restore_last_good(&mut bag).await?;
     tracing::info!(dags = bag.dags.len(), import_errors = bag.import_errors.len(), folder = %config.dags_folder.display(), "DAGs loaded");
@@ -184,6 +191,7 @@ impl App {
         let checkpoints = tokio::spawn(checkpoint_wal(control.clone(), root.child_token()));
         let watcher_task = tokio::spawn(crate::scheduler::watch::watch_dag_folder(
             config.dags_folder.clone(),
+            config.max_dag_file_size,
             registry.clone(),
             launcher.clone(),
             root.child_token(),

@@ -32,6 +32,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Open HTTP connections at most; the next are refused at once (503).
     pub max_connections: usize,
+    /// A larger DAG file is an import error, never parsed (bytes).
+    pub max_dag_file_size: u64,
     pub log_format: LogFormat,
 }
 
@@ -71,6 +73,7 @@ struct ConfigFile {
     header_read_timeout: Option<String>,
     request_timeout: Option<String>,
     max_connections: Option<usize>,
+    max_dag_file_size: Option<u64>,
     log_format: Option<LogFormat>,
 }
 
@@ -162,6 +165,15 @@ impl Config {
             })?,
             None => file.max_connections.unwrap_or(4096),
         };
+        let max_dag_file_size = match var("MAX_DAG_FILE_SIZE") {
+            Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
+                key: "max_dag_file_size".into(),
+                message: format!("`{text}` is not a number of bytes"),
+            })?,
+            None => file
+                .max_dag_file_size
+                .unwrap_or(crate::dag::bag::DEFAULT_MAX_DAG_FILE_SIZE),
+        };
         let log_format = match var("LOG_FORMAT").as_deref() {
             Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -194,6 +206,7 @@ impl Config {
             header_read_timeout,
             request_timeout,
             max_connections: max_connections.max(1),
+            max_dag_file_size,
             log_format,
         })
     }

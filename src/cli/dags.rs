@@ -166,19 +166,28 @@ async fn list(config: &Config) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Prints every error, then every warning; exits 1 only for errors.
 fn validate(path: &Path) -> anyhow::Result<i32> {
     let bag = load_bag(path)?;
-    for error in bag.errors() {
+    for error in bag.errors().chain(bag.warnings()) {
         println!("{error}");
     }
     let errors = bag.errors().count();
     let files = bag.import_errors.len();
+    let warnings = match bag.warnings().count() {
+        0 => String::new(),
+        n => format!("; {n} warning(s)"),
+    };
     if errors == 0 {
-        println!("{} DAG(s) valid in {}", bag.dags.len(), path.display());
+        println!(
+            "{} DAG(s) valid in {}{warnings}",
+            bag.dags.len(),
+            path.display()
+        );
         Ok(0)
     } else {
         println!(
-            "{errors} error(s) in {files} file(s); {} DAG(s) valid",
+            "{errors} error(s) in {files} file(s); {} DAG(s) valid{warnings}",
             bag.dags.len()
         );
         Ok(1)

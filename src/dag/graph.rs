@@ -2,7 +2,7 @@
 //! Edges point downstream. Built only from validated ids; pure.
 
 use petgraph::Direction;
-use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::algo::{kosaraju_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 /// An acyclic task graph. Construct with [`TaskGraph::build`].
@@ -74,15 +74,19 @@ impl TaskGraph {
 
 /// One cycle per strongly connected component that has one, as a closed
 /// path: the shortest way from the component's first task back to itself.
+/// In order of their first task. Iterative throughout (petgraph's Tarjan
+/// recurses once per task and overflows the stack on a long cycle).
 fn cycles(graph: &DiGraph<(), ()>) -> Vec<Vec<usize>> {
-    let mut found = Vec::new();
-    for component in tarjan_scc(graph) {
+    let mut found: Vec<Vec<usize>> = Vec::new();
+    for component in kosaraju_scc(graph) {
         let Some(&first) = component.iter().min_by_key(|n| n.index()) else {
             continue;
         };
         if component.len() == 1 && !graph.contains_edge(first, first) {
             continue;
         }
+        let in_component: std::collections::HashSet<NodeIndex> =
+            component.iter().copied().collect();
         // breadth-first from `first` until an edge leads back to it
         let mut came_from: std::collections::HashMap<NodeIndex, NodeIndex> = Default::default();
         let mut queue = std::collections::VecDeque::from([first]);
@@ -90,7 +94,7 @@ fn cycles(graph: &DiGraph<(), ()>) -> Vec<Vec<usize>> {
         'search: while let Some(node) = queue.pop_front() {
             let mut next: Vec<NodeIndex> = graph
                 .neighbors(node)
-                .filter(|n| component.contains(n))
+                .filter(|n| in_component.contains(n))
                 .collect();
             next.sort_by_key(|n| n.index());
             for n in next {
@@ -118,6 +122,7 @@ fn cycles(graph: &DiGraph<(), ()>) -> Vec<Vec<usize>> {
         path.reverse();
         found.push(path.into_iter().map(NodeIndex::index).collect());
     }
+    found.sort();
     found
 }
 
@@ -137,6 +142,15 @@ mod tests {
     fn a_cycle_is_returned_as_a_closed_path() {
         let cycles = TaskGraph::build(4, &[(0, 1), (1, 2), (2, 0), (2, 3)]).unwrap_err();
         assert_eq!(cycles, vec![vec![0, 1, 2, 0]]);
+    }
+
+    #[test]
+    fn a_cycle_through_100_000_tasks_does_not_overflow_the_stack() {
+        let n = 100_000;
+        let edges: Vec<(usize, usize)> = (0..n).map(|i| (i, (i + 1) % n)).collect();
+        let cycles = TaskGraph::build(n, &edges).unwrap_err();
+        assert_eq!(cycles.len(), 1);
+        assert_eq!(cycles[0].len(), n + 1);
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! DAG files → validated, immutable [`Dag`]s. `spec` mirrors the YAML,
-//! `validate` turns a file into a `Dag` or all its mistakes, `graph` wraps
-//! petgraph, `timetable` computes run times, `bag` loads a folder.
+//! DAG files → validated, immutable [`Dag`]s. `yaml` reads a file into one
+//! positioned YAML document, `spec` mirrors the DAG keys, `validate` turns a
+//! file into a `Dag` or all its mistakes (`template` checks what templates
+//! use), `graph` wraps petgraph, `timetable` computes run times, `bag` loads
+//! a folder.
 //! Depends only on `model`; nothing downstream re-checks what is validated here.
 
 pub mod bag;
@@ -10,8 +12,10 @@ pub mod graph;
 pub mod registry;
 pub mod source;
 pub mod spec;
+pub mod template;
 pub mod timetable;
 pub mod validate;
+pub mod yaml;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,7 +23,7 @@ use std::time::Duration;
 
 use crate::model::{DagId, TaskId};
 
-pub use bag::{DagBag, ImportError};
+pub use bag::{DEFAULT_MAX_DAG_FILE_SIZE, DagBag, ImportError, LoadOptions};
 pub use error::DagError;
 pub use graph::TaskGraph;
 pub use registry::DagRegistry;
@@ -27,7 +31,7 @@ pub use spec::{
     DatabricksSpec, HttpSpec, KindSpec, NoopSpec, ShellCommand, ShellSpec, TriggerRule,
 };
 pub use timetable::{DataInterval, RunInfo, Timetable, TimetableKind};
-pub use validate::load;
+pub use validate::{load, load_bytes};
 
 /// A validated DAG: every id resolved, the graph acyclic, every schedule,
 /// zone and duration parsed.
@@ -48,6 +52,8 @@ pub struct Dag {
     pub source: Arc<str>,
     /// SHA-256 of `source`, hex.
     pub source_hash: String,
+    /// What loads but deserves a look (a trigger's conf in a shell script).
+    pub warnings: Vec<DagError>,
 }
 
 impl Dag {

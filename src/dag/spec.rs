@@ -1,15 +1,19 @@
 //! The serde mirror of a DAG file: every key, one shape per key, unknown keys
-//! refused. `parse` is the only way in; it reads each task on its own so one
+//! refused. `parse` is the only way in: it reads the file once into a YAML
+//! document, then the DAG keys and each task from it on their own, so one
 //! broken task never hides the mistakes in the others.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
 use std::path::Path;
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{IgnoredAny, SeqAccess, Visitor};
 
 use super::error::{DagError, suggest};
-use super::source::{Pos, SourceMap};
+use super::source::SourceMap;
+use super::yaml::de::from_node;
+use super::yaml::{self, Doc, NodeId, Resolved, Value};
 
 /// The DAG-level keys of a file (`tasks` is read task by task).
 #[derive(Debug, Deserialize)]
@@ -94,11 +98,54 @@ pub struct TaskSpec {
 }
 
 /// `shell`: a string is run by `bash -c`, a list is run as argv.
-#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum ShellCommand {
     Script(String),
     Argv(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for ShellCommand {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Command;
+        impl<'de> Visitor<'de> for Command {
+            type Value = ShellCommand;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a command string (run by bash -c) or a list of strings (argv)")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ShellCommand, E> {
+                Ok(ShellCommand::Script(v.to_string()))
+            }
+
+            // `command: true` runs `true`
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<ShellCommand, E> {
+                Ok(ShellCommand::Script(v.to_string()))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ShellCommand, E> {
+                Ok(ShellCommand::Script(v.to_string()))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ShellCommand, E> {
+                Ok(ShellCommand::Script(v.to_string()))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ShellCommand, E> {
+                Ok(ShellCommand::Script(v.to_string()))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ShellCommand, A::Error> {
+                let mut argv = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(arg) = seq.next_element::<String>()? {
+                    argv.push(arg);
+                }
+                Ok(ShellCommand::Argv(argv))
+            }
+        }
+        deserializer.deserialize_any(Command)
+    }
 }
 
 /// Declares a kind: its spec struct and the file struct (common keys + the
@@ -176,22 +223,65 @@ fn default_method() -> String {
 
 /// A number that may also be a template (`records: "{{ params.records }}"`),
 /// read as a number once the try's templates are rendered.
-#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(untagged)]
 pub enum TemplatedNumber {
     Number(serde_json::Number),
     Template(String),
 }
 
+impl<'de> Deserialize<'de> for TemplatedNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Number;
+        impl Visitor<'_> for Number {
+            type Value = TemplatedNumber;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a template such as \"{{ params.records }}\"")
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<TemplatedNumber, E> {
+                Ok(TemplatedNumber::Number(v.into()))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<TemplatedNumber, E> {
+                Ok(TemplatedNumber::Number(v.into()))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<TemplatedNumber, E> {
+                serde_json::Number::from_f64(v)
+                    .map(TemplatedNumber::Number)
+                    .ok_or_else(|| E::custom(format!("{v} is not a finite number")))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TemplatedNumber, E> {
+                Ok(TemplatedNumber::Template(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Number)
+    }
+}
+
 impl TemplatedNumber {
-    /// The value as a whole number; `field` names it in the error.
+    /// The value as a whole number; `field` names it in the error, which
+    /// says whether the number is negative, fractional or too large.
     pub fn whole(&self, field: &str) -> Result<u64, String> {
         let text = match self {
             Self::Number(n) => n.to_string(),
             Self::Template(t) => t.trim().to_string(),
         };
-        text.parse()
-            .map_err(|_| format!("`{field}` must be a whole number, got `{text}`"))
+        if let Ok(n) = text.parse::<u64>() {
+            return Ok(n);
+        }
+        let range = format!("expected a whole number from 0 to {}", u64::MAX);
+        let fault = match text.parse::<f64>() {
+            Ok(v) if v.is_finite() && v.fract() != 0.0 => "is not a whole number",
+            Ok(v) if v < 0.0 => "is negative",
+            Ok(v) if v.is_finite() => "is out of range",
+            Ok(_) => "is not a whole number",
+            Err(_) => return Err(format!("`{field}` must be a whole number, got `{text}`")),
+        };
+        Err(format!("`{field}`: {text} {fault}; {range}"))
     }
 
     /// The value as a positive number; `field` names it in the error.
@@ -376,13 +466,16 @@ fn default_true() -> bool {
 
 /// The kind-specific keys of a task.
 #[derive(Debug, Clone, PartialEq)]
+///
+/// The larger kinds are boxed so a task of any kind stays small: a DAG of
+/// 100,000 shell tasks holds 100,000 of these.
 pub enum KindSpec {
     Noop(NoopSpec),
     Shell(ShellSpec),
-    Http(HttpSpec),
-    Emulate(EmulateSpec),
-    Ingest(IngestSpec),
-    Databricks(DatabricksSpec),
+    Http(Box<HttpSpec>),
+    Emulate(Box<EmulateSpec>),
+    Ingest(Box<IngestSpec>),
+    Databricks(Box<DatabricksSpec>),
 }
 
 /// Every `kind:` value airless knows.
@@ -409,35 +502,33 @@ impl KindSpec {
 
 fn read_task(
     kind: &str,
-    isolated: &str,
-) -> Option<Result<(TaskCommon, KindSpec), serde_yaml::Error>> {
-    fn read<F: for<'de> Deserialize<'de>>(text: &str) -> Result<F, serde_yaml::Error> {
-        serde_yaml::from_str(text)
-    }
+    doc: &Doc<'_>,
+    item: NodeId,
+) -> Option<Result<(TaskCommon, KindSpec), yaml::de::Error>> {
     Some(match kind {
-        "noop" => read::<NoopFile>(isolated).map(|f| {
+        "noop" => from_node::<NoopFile>(doc, item).map(|f| {
             let (c, s) = f.split();
             (c, KindSpec::Noop(s))
         }),
-        "shell" => read::<ShellFile>(isolated).map(|f| {
+        "shell" => from_node::<ShellFile>(doc, item).map(|f| {
             let (c, s) = f.split();
             (c, KindSpec::Shell(s))
         }),
-        "http" => read::<HttpFile>(isolated).map(|f| {
+        "http" => from_node::<HttpFile>(doc, item).map(|f| {
             let (c, s) = f.split();
-            (c, KindSpec::Http(s))
+            (c, KindSpec::Http(Box::new(s)))
         }),
-        "emulate" => read::<EmulateFile>(isolated).map(|f| {
+        "emulate" => from_node::<EmulateFile>(doc, item).map(|f| {
             let (c, s) = f.split();
-            (c, KindSpec::Emulate(s))
+            (c, KindSpec::Emulate(Box::new(s)))
         }),
-        "ingest" => read::<IngestFile>(isolated).map(|f| {
+        "ingest" => from_node::<IngestFile>(doc, item).map(|f| {
             let (c, s) = f.split();
-            (c, KindSpec::Ingest(s))
+            (c, KindSpec::Ingest(Box::new(s)))
         }),
-        "databricks" => read::<DatabricksFile>(isolated).map(|f| {
+        "databricks" => from_node::<DatabricksFile>(doc, item).map(|f| {
             let (c, s) = f.split();
-            (c, KindSpec::Databricks(s))
+            (c, KindSpec::Databricks(Box::new(s)))
         }),
         _ => return None,
     })
@@ -445,123 +536,149 @@ fn read_task(
 
 /// What `parse` could read of a file, with every mistake it found.
 #[derive(Debug)]
-pub struct ParsedFile {
+pub struct ParsedFile<'a> {
     pub header: Option<DagSpec>,
     pub tasks: Vec<TaskSpec>,
     /// How many entries the `tasks` list has, readable or not.
     pub task_count: usize,
     /// The `task_id` of every entry that has one, readable or not, so a
     /// broken task does not also break the `depends_on` that name it.
-    pub all_task_ids: Vec<String>,
-    pub source: SourceMap,
+    pub all_task_ids: HashSet<String>,
+    pub source: SourceMap<'a>,
     pub errors: Vec<DagError>,
 }
 
-/// Reads a DAG file's text. Syntax errors stop here; otherwise the DAG keys
-/// and each task are read separately and all their mistakes are collected.
-pub fn parse(file: &Path, text: &str) -> ParsedFile {
+/// Reads a DAG file's text. YAML mistakes (syntax, tags, duplicate keys,
+/// aliases) stop here; otherwise the DAG keys and each task are read
+/// separately and all their mistakes are collected.
+pub fn parse<'a>(file: &Path, text: &'a str) -> ParsedFile<'a> {
     let mut parsed = ParsedFile {
         header: None,
         tasks: Vec::new(),
         task_count: 0,
-        all_task_ids: Vec::new(),
+        all_task_ids: HashSet::new(),
         source: SourceMap::default(),
         errors: Vec::new(),
     };
-    let document: serde_yaml::Value = match serde_yaml::from_str(text) {
-        Ok(document) => document,
-        Err(err) => {
-            parsed.errors.push(from_serde(
-                file,
-                &err,
-                "this is not valid YAML; check the indentation and quoting around this spot",
-            ));
+    let doc = match yaml::parse(file, text) {
+        Ok(doc) => doc,
+        Err(errors) => {
+            parsed.errors = errors;
             return parsed;
         }
     };
-    parsed.source = SourceMap::build(text);
-    match serde_yaml::from_str::<DagSpec>(text) {
-        Ok(header) => parsed.header = Some(header),
-        Err(err) => parsed.errors.push(from_serde(file, &err, "")),
+    let Some(root) = doc.root() else {
+        parsed.errors.push(
+            DagError::new(
+                file,
+                Some(super::source::Pos { line: 1, column: 1 }),
+                "the file has no DAG in it",
+            )
+            .hint("a DAG file is a mapping with at least `tasks:`; see dags/ for examples"),
+        );
+        return parsed;
+    };
+    if !matches!(doc.value(root), Value::Map(_)) {
+        parsed.errors.push(
+            DagError::new(file, Some(doc.pos(root)), "the file must be a mapping of DAG keys")
+                .hint("write `dag_id: …`, `schedule: …` and `tasks:` as `key: value` lines at the start of the line"),
+        );
+        return parsed;
     }
-    let items = match document.get("tasks") {
-        Some(serde_yaml::Value::Sequence(items)) => items.as_slice(),
-        Some(serde_yaml::Value::Null) | None => &[],
-        Some(_) => {
-            parsed.errors.push(
-                DagError::new(file, parsed.source.value("tasks"), "`tasks` must be a list")
-                    .hint("write each task as a `- task_id: …` item under `tasks:`"),
-            );
-            &[]
-        }
+    match from_node::<DagSpec>(&doc, root) {
+        Ok(header) => parsed.header = Some(header),
+        Err(err) => parsed.errors.push(err.into_dag_error(file)),
+    }
+    let items: &[NodeId] = match doc.entry(root, "tasks") {
+        None => &[],
+        Some((_, tasks)) if doc.is_null(tasks) => &[],
+        Some((_, tasks)) => match doc.value(tasks) {
+            Value::Seq(items) => items,
+            _ => {
+                parsed.errors.push(
+                    DagError::new(file, Some(doc.pos(tasks)), "`tasks` must be a list")
+                        .hint("write each task as a `- task_id: …` item under `tasks:`"),
+                );
+                &[]
+            }
+        },
     };
     parsed.task_count = items.len();
     parsed.all_task_ids = items
         .iter()
-        .filter_map(|i| i.get("task_id")?.as_str().map(String::from))
+        .filter_map(|&item| doc.text(doc.get(item, "task_id")?).map(String::from))
         .collect();
-    for (index, item) in items.iter().enumerate() {
-        match read_one_task(file, text, &parsed.source, index, item) {
+    parsed.tasks.reserve(items.len());
+    for (index, &item) in items.iter().enumerate() {
+        match read_one_task(file, &doc, index, item) {
             Ok(task) => parsed.tasks.push(task),
             Err(err) => parsed.errors.push(err),
         }
     }
+    parsed.source = SourceMap::new(doc);
     parsed
 }
 
 fn read_one_task(
     file: &Path,
-    text: &str,
-    source: &SourceMap,
+    doc: &Doc<'_>,
     index: usize,
-    item: &serde_yaml::Value,
+    item: NodeId,
 ) -> Result<TaskSpec, DagError> {
-    let path = format!("tasks[{index}]");
-    let name = item
-        .get("task_id")
-        .and_then(|v| v.as_str())
-        .map(|id| format!("task `{id}`"))
-        .unwrap_or_else(|| format!("task #{}", index + 1));
-    if !item.is_mapping() {
+    let name = match doc.get(item, "task_id").and_then(|id| doc.text(id)) {
+        Some(id) if !id.is_empty() => format!("task `{id}`"),
+        _ => format!("task #{}", index + 1),
+    };
+    if doc.is_null(item) {
+        return Err(
+            DagError::new(file, Some(doc.pos(item)), format!("{name} is empty")).hint(
+                "write it as `- task_id: …` with `kind: …` and the other keys indented below it",
+            ),
+        );
+    }
+    if !matches!(doc.value(item), Value::Map(_)) {
         return Err(DagError::new(
             file,
-            source.value(&path),
+            Some(doc.pos(item)),
             format!("{name} must be a mapping with `task_id` and `kind`"),
         )
         .hint("write it as `- task_id: …` with `kind: …` and the other keys indented below it"));
     }
-    let kind = match item.get("kind") {
-        Some(serde_yaml::Value::String(kind)) => kind.as_str(),
+    let kind_node = doc.get(item, "kind");
+    let kind = match kind_node.map(|k| doc.value(k)) {
+        Some(Value::Scalar(scalar)) if matches!(scalar.resolve(), Resolved::Str(_)) => scalar.text,
         Some(_) => {
             return Err(DagError::new(
                 file,
-                source.value(&format!("{path}.kind")),
+                kind_node.map(|k| doc.pos(k)),
                 format!("{name}: `kind` must be a name"),
             )
             .hint(format!("use one of {}", KINDS.join(", "))));
         }
         None => {
             return Err(
-                DagError::new(file, source.value(&path), format!("{name} has no `kind`"))
+                DagError::new(file, Some(doc.pos(item)), format!("{name} has no `kind`"))
                     .hint(format!("add `kind:` with one of {}", KINDS.join(", "))),
             );
         }
     };
-    let isolated = source
-        .isolate_task(text, index)
-        .unwrap_or_else(|| text.to_string());
-    match read_task(kind, &isolated) {
+    match read_task(kind, doc, item) {
         None => {
-            let hint = suggest(kind, KINDS.iter().copied())
-                .unwrap_or_else(|| format!("use one of {}", KINDS.join(", ")));
+            let hint = suggest(kind, KINDS.iter().copied()).unwrap_or_else(|| {
+                if kind.to_ascii_lowercase().ends_with("operator") {
+                    format!("airless has no Airflow operators; its kinds are {} (run Python as `kind: shell` with `command: python3 script.py`)", KINDS.join(", "))
+                } else {
+                    format!("use one of {}", KINDS.join(", "))
+                }
+            });
             Err(DagError::new(
                 file,
-                source.value(&format!("{path}.kind")),
+                kind_node.map(|k| doc.pos(k)),
                 format!("{name}: unknown kind `{kind}`"),
             )
             .hint(hint))
         }
-        Some(Err(err)) => Err(from_serde(file, &err, "").prefixed(&name)),
+        Some(Err(err)) => Err(err.into_dag_error(file).prefixed(&name)),
         Some(Ok((common, kind))) => Ok(TaskSpec {
             index,
             common,
@@ -575,109 +692,4 @@ impl DagError {
         self.message = format!("{name}: {}", self.message);
         self
     }
-}
-
-/// Turns a serde_yaml error into ours: its position (where an unclosed quote
-/// opens, for one), its message without the "at line … column …" marks, and a
-/// hint derived from what serde expected.
-fn from_serde(file: &Path, err: &serde_yaml::Error, fallback_hint: &str) -> DagError {
-    let mut pos = err.location().map(|l| Pos {
-        line: l.line(),
-        column: l.column(),
-    });
-    let (message, marks) = without_marks(&err.to_string());
-    let message = message.replace("expected u32", "expected a whole number");
-    // an unclosed quote or bracket runs to the end of the file: libyaml's
-    // last mark is where it opens, the spot to fix
-    if message.starts_with("found unexpected end of stream")
-        && let Some(&opened) = marks.last()
-    {
-        pos = Some(opened);
-    }
-    let hint = serde_hint(&message)
-        .or_else(|| (!fallback_hint.is_empty()).then(|| fallback_hint.to_string()));
-    let error = DagError::new(file, pos, message);
-    match hint {
-        Some(hint) => error.hint(hint),
-        None => error,
-    }
-}
-
-/// `message` without the ` at line L column C` marks serde_yaml and libyaml
-/// put in it (the error's position says where), and those marks in order.
-fn without_marks(message: &str) -> (String, Vec<Pos>) {
-    const AT: &str = " at line ";
-    let mut out = String::with_capacity(message.len());
-    let mut marks = Vec::new();
-    let mut rest = message;
-    while let Some(at) = rest.find(AT) {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + AT.len()..];
-        let number = |s: &str| -> Option<(usize, usize)> {
-            let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-            Some((s[..digits].parse().ok()?, digits))
-        };
-        let mark = number(after).and_then(|(line, len)| {
-            let tail = after[len..].strip_prefix(" column ")?;
-            let (column, len) = number(tail)?;
-            Some((Pos { line, column }, &tail[len..]))
-        });
-        match mark {
-            Some((pos, tail)) => {
-                marks.push(pos);
-                rest = tail;
-            }
-            None => {
-                out.push_str(AT);
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    (out, marks)
-}
-
-/// Hints for serde's stable message shapes: unknown field/variant, missing
-/// field, wrong type.
-fn serde_hint(message: &str) -> Option<String> {
-    let backticked = |s: &str| -> Vec<String> {
-        s.split('`')
-            .skip(1)
-            .step_by(2)
-            .map(str::to_string)
-            .collect()
-    };
-    if let Some(at) = message
-        .find("unknown field `")
-        .or_else(|| message.find("unknown variant `"))
-    {
-        let names = backticked(&message[at..]);
-        let (got, expected) = names.split_first()?;
-        return Some(
-            suggest(got, expected.iter().map(String::as_str))
-                .unwrap_or_else(|| format!("remove it or use one of: {}", expected.join(", "))),
-        );
-    }
-    if message.contains("while scanning a quoted scalar") {
-        return Some(
-            "the quote that opens here is never closed; add the closing quote".to_string(),
-        );
-    }
-    if message.contains("expected a boolean") {
-        return Some("write true or false".to_string());
-    }
-    if message.contains("expected a whole number") {
-        return Some("write a whole number, e.g. 3".to_string());
-    }
-    if let Some(at) = message.find("missing field `") {
-        let field = backticked(&message[at..]).into_iter().next()?;
-        return Some(format!("add `{field}:`"));
-    }
-    if message.contains("expected a string") {
-        return Some("quote the value, e.g. \"2m\" or \"@daily\"".to_string());
-    }
-    if message.contains("did not match any variant of untagged enum ShellCommand") {
-        return Some("`command` is a string (run by bash -c) or a list of strings (argv); quote list items that YAML reads as numbers, like \"-1\"".to_string());
-    }
-    None
 }

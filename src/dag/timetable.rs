@@ -168,6 +168,15 @@ impl CronSchedule {
         &self.expr
     }
 
+    /// Whether any date matches the expression (`0 0 30 2 *` never does).
+    /// Searched from 2000-01-01, a leap year, so `0 0 29 2 *` fires.
+    pub fn fires(&self) -> bool {
+        chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|start| self.cron.find_next_occurrence(&start, true).ok())
+            .is_some()
+    }
+
     /// First wall-clock tick strictly after `naive` (croniter `get_next`).
     fn next_naive(&self, naive: NaiveDateTime) -> Option<NaiveDateTime> {
         // Ticks are whole seconds, so "after 10:00:00.5" is "after 10:00:00".

@@ -1,18 +1,24 @@
 //! A DAG file's text → a [`Dag`], or every mistake in it at once, each with
-//! its position and what to do. The only place DAG rules are checked.
+//! its position and what to do. The only place DAG rules are checked,
+//! templates included: a mistake that would fail a try is refused here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::error::{DagError, suggest};
 use super::graph::TaskGraph;
-use super::source::SourceMap;
-use super::spec::{self, KindSpec, ParsedFile, ShellCommand, TaskDefaults, TimetableSpec};
+use super::source::{Pos, SourceMap};
+use super::spec::{
+    self, KindSpec, ParsedFile, ShellCommand, TaskDefaults, TaskSpec, TimetableSpec,
+};
+use super::template;
 use super::timetable::{CronSchedule, Timetable, TimetableKind};
+use super::yaml::{self, NodeId, Value};
 use super::{Dag, RetryPolicy, Task, duration};
 use crate::model::{DagId, TaskId};
 
@@ -20,18 +26,50 @@ use crate::model::{DagId, TaskId};
 const DEFAULT_MAX_ACTIVE_RUNS: u32 = 16;
 const DEFAULT_MAX_ACTIVE_TASKS: u32 = 16;
 
+/// Airflow's longest dag_id or task_id.
+pub const MAX_ID_LENGTH: usize = 250;
+
+/// The mistakes reported for one file; the rest are counted.
+pub const MAX_ERRORS_PER_FILE: usize = 100;
+
+/// The years a start_date or end_date may fall in.
+const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
+
+/// A cycle longer than this is shown by its first and last steps.
+const CYCLE_SHOWN: usize = 10;
+
+/// The keys every task has; the engine renders only the others.
+const COMMON_KEYS: &[&str] = &[
+    "task_id",
+    "kind",
+    "depends_on",
+    "trigger_rule",
+    "retries",
+    "retry_delay",
+    "retry_exponential_backoff",
+    "max_retry_delay",
+    "execution_timeout",
+];
+
 /// Reads and validates one DAG file's text. `file` names it in errors and
-/// gives the default `dag_id` (its stem).
+/// gives the default `dag_id` (its stem). Warnings go to `Dag::warnings`.
 pub fn load(file: &Path, text: &str) -> Result<Dag, Vec<DagError>> {
-    let parsed = spec::parse(file, text);
-    let mut dag = Checker {
-        file,
-        source: &parsed.source,
-        errors: parsed.errors.clone(),
-    }
-    .check(&parsed)?;
-    dag.source_hash = source_hash(text);
-    dag.source = std::sync::Arc::from(text);
+    load_shared(file, Arc::from(text))
+}
+
+/// [`load`] for a file's bytes, which must be UTF-8: the text is kept once,
+/// as the DAG's source, without a second copy alive while it is read.
+pub fn load_bytes(file: &Path, bytes: Vec<u8>) -> Result<Dag, Vec<DagError>> {
+    yaml::decode(file, &bytes).map_err(|e| vec![e])?;
+    let text = String::from_utf8(bytes).unwrap_or_default();
+    load_shared(file, Arc::from(text))
+}
+
+/// [`load`] for text already shared: it becomes the DAG's `source`.
+pub fn load_shared(file: &Path, text: Arc<str>) -> Result<Dag, Vec<DagError>> {
+    let mut dag = check(file, spec::parse(file, &text))?;
+    dag.source_hash = source_hash(&text);
+    dag.source = text;
     Ok(dag)
 }
 
@@ -44,13 +82,89 @@ pub fn source_hash(text: &str) -> String {
         .collect()
 }
 
-struct Checker<'a> {
-    file: &'a Path,
-    source: &'a SourceMap,
-    errors: Vec<DagError>,
+fn check(file: &Path, parsed: ParsedFile<'_>) -> Result<Dag, Vec<DagError>> {
+    let ParsedFile {
+        header,
+        tasks,
+        task_count,
+        all_task_ids,
+        source,
+        errors,
+    } = parsed;
+    let mut checker = Checker {
+        file,
+        source: &source,
+        errors,
+        warnings: Vec::new(),
+    };
+    let files = Files {
+        tasks,
+        task_count,
+        all_task_ids,
+    };
+    let ready = checker.check(header, files);
+    let Checker {
+        errors, warnings, ..
+    } = checker;
+    // positions are no longer needed: the document goes before the tasks
+    // are built, so the two are never in memory together
+    drop(source);
+    match ready {
+        Some(Ready {
+            mut dag,
+            specs,
+            defaults,
+        }) if errors.is_empty() => {
+            dag.tasks = specs
+                .into_iter()
+                .map(|spec| build_task(spec, &defaults))
+                .collect();
+            dag.warnings = warnings;
+            Ok(dag)
+        }
+        _ => Err(capped(file, errors)),
+    }
 }
 
-impl Checker<'_> {
+/// A DAG that passed every check, its tasks still as read.
+struct Ready {
+    dag: Dag,
+    specs: Vec<TaskSpec>,
+    defaults: TaskDefaults,
+}
+
+/// At most [`MAX_ERRORS_PER_FILE`] errors, then one that counts the rest.
+fn capped(file: &Path, mut errors: Vec<DagError>) -> Vec<DagError> {
+    if errors.len() > MAX_ERRORS_PER_FILE {
+        let more = errors.len() - MAX_ERRORS_PER_FILE;
+        errors.truncate(MAX_ERRORS_PER_FILE);
+        errors.push(
+            DagError::new(
+                file,
+                None,
+                format!("… and {more} more mistakes in this file"),
+            )
+            .hint("fix the ones above first"),
+        );
+    }
+    errors
+}
+
+/// The tasks as read, apart from the DAG keys.
+struct Files {
+    tasks: Vec<TaskSpec>,
+    task_count: usize,
+    all_task_ids: HashSet<String>,
+}
+
+struct Checker<'c, 'a> {
+    file: &'c Path,
+    source: &'c SourceMap<'a>,
+    errors: Vec<DagError>,
+    warnings: Vec<DagError>,
+}
+
+impl Checker<'_, '_> {
     fn error(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
         let hint = hint.into();
         let error = DagError::new(self.file, self.source.value(path), message);
@@ -66,12 +180,13 @@ impl Checker<'_> {
         self.errors.push(error);
     }
 
-    fn check(mut self, parsed: &ParsedFile) -> Result<Dag, Vec<DagError>> {
-        let Some(header) = &parsed.header else {
+    fn check(&mut self, header: Option<spec::DagSpec>, files: Files) -> Option<Ready> {
+        let read_cleanly = self.errors.is_empty();
+        let Some(header) = header else {
             // each task was read on its own: its mistakes are reported too
-            self.tasks(parsed, &TaskDefaults::default());
-            self.graph(parsed);
-            return Err(self.errors);
+            self.tasks(&files);
+            self.graph(&files, &task_index(&files));
+            return None;
         };
         let dag_id = match &header.dag_id {
             Some(id) => id.clone(),
@@ -81,12 +196,19 @@ impl Checker<'_> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         };
-        if !is_valid_id(&dag_id) {
-            self.error(
-                "dag_id",
-                format!("dag_id `{dag_id}` has characters Airflow does not allow"),
-                "use letters, digits, `_`, `-` and `.` only",
-            );
+        if let Some((message, hint)) = id_problem("dag_id", &dag_id) {
+            let path = if header.dag_id.is_some() {
+                "dag_id"
+            } else {
+                ""
+            };
+            if path.is_empty() {
+                self.errors.push(DagError::new(self.file, None, message).hint(format!(
+                    "{hint}; with no `dag_id:` key the dag_id is the file's name: add `dag_id: …` or rename the file"
+                )));
+            } else {
+                self.error(path, message, hint);
+            }
         }
 
         let timezone = match &header.timezone {
@@ -106,6 +228,14 @@ impl Checker<'_> {
         };
 
         let schedule = header.schedule.as_deref().and_then(|expr| match CronSchedule::parse(expr) {
+            Ok(schedule) if !schedule.fires() => {
+                self.error(
+                    "schedule",
+                    format!("schedule `{}` never fires: no date matches it", schedule.expr()),
+                    "check the day-of-month and month fields: February has at most 29 days; April, June, September and November have 30",
+                );
+                None
+            }
             Ok(schedule) => Some(schedule),
             Err(err) => {
                 self.error(
@@ -155,7 +285,7 @@ impl Checker<'_> {
         let defaults = header.default_args.clone().unwrap_or_default();
         self.check_durations("default_args", "default_args.", &defaults);
 
-        if parsed.task_count == 0 && parsed.errors.is_empty() {
+        if files.task_count == 0 && read_cleanly {
             self.key_error(
                 "tasks",
                 "the DAG has no tasks",
@@ -163,18 +293,20 @@ impl Checker<'_> {
             );
         }
 
-        let tasks = self.tasks(parsed, &defaults);
-        let graph = self.graph(parsed);
+        self.tasks(&files);
+        let index = task_index(&files);
+        let graph = self.graph(&files, &index);
+        let params = header.params.clone().unwrap_or_default();
+        self.templates(&files, &index, &params, graph.as_ref());
+        drop(index);
 
-        if !self.errors.is_empty() {
-            return Err(self.errors);
+        if !self.errors.is_empty() || files.tasks.len() != files.task_count {
+            return None;
         }
-        let (Some(tasks), Some(graph)) = (tasks, graph) else {
-            return Err(self.errors);
-        };
-        Ok(Dag {
+        let graph = graph?;
+        let dag = Dag {
             dag_id: DagId::new(dag_id),
-            description: header.description.clone(),
+            description: header.description,
             fileloc: self.file.to_path_buf(),
             timetable: Timetable {
                 schedule,
@@ -190,16 +322,31 @@ impl Checker<'_> {
             max_active_runs: header.max_active_runs.unwrap_or(DEFAULT_MAX_ACTIVE_RUNS),
             max_active_tasks: header.max_active_tasks.unwrap_or(DEFAULT_MAX_ACTIVE_TASKS),
             is_paused_upon_creation: header.is_paused_upon_creation.unwrap_or(false),
-            params: header.params.clone().unwrap_or_default(),
-            tasks,
+            params,
+            tasks: Vec::new(),
             graph,
-            source: std::sync::Arc::from(""),
+            source: Arc::from(""),
             source_hash: String::new(),
+            warnings: Vec::new(),
+        };
+        Some(Ready {
+            dag,
+            specs: files.tasks,
+            defaults,
         })
     }
 
     fn date(&mut self, key: &str, text: &str, tz: Tz) -> Option<DateTime<Utc>> {
         match parse_date(text, tz) {
+            Ok(date) if !YEARS.contains(&date.year()) => {
+                let (what, hint) = if date.year() < *YEARS.start() {
+                    ("before 1900", "write a date from 1900-01-01 on")
+                } else {
+                    ("after 9999", "write a date before 10000-01-01")
+                };
+                self.error(key, format!("{key} `{}` is {what}", text.trim()), hint);
+                None
+            }
             Ok(date) => Some(date),
             Err(message) => {
                 self.error(
@@ -231,10 +378,10 @@ impl Checker<'_> {
         }
     }
 
-    fn tasks(&mut self, parsed: &ParsedFile, defaults: &TaskDefaults) -> Option<Vec<Task>> {
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        let mut tasks = Vec::with_capacity(parsed.tasks.len());
-        for spec in &parsed.tasks {
+    /// Each task's id, durations and kind fields.
+    fn tasks(&mut self, files: &Files) {
+        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(files.tasks.len());
+        for spec in &files.tasks {
             let path = format!("tasks[{}]", spec.index);
             let id = spec.common.task_id.as_str();
             if let Some(&first) = seen.get(id) {
@@ -251,45 +398,14 @@ impl Checker<'_> {
             } else {
                 seen.insert(id, spec.index);
             }
-            if !is_valid_id(id) {
-                self.error(
-                    &format!("{path}.task_id"),
-                    format!("task_id `{id}` has characters Airflow does not allow"),
-                    "use letters, digits, `_`, `-` and `.` only",
-                );
+            if let Some((message, hint)) = id_problem("task_id", id) {
+                self.error(&format!("{path}.task_id"), message, hint);
             }
-            let o = &spec.common.overrides;
-            self.check_durations(&path, &format!("task `{id}`: "), o);
-            let pick =
-                |task: &Option<String>, dag: &Option<String>| task.clone().or_else(|| dag.clone());
-            let retry_delay =
-                pick(&o.retry_delay, &defaults.retry_delay).and_then(|d| duration::parse(&d).ok());
-            let max_retry_delay = pick(&o.max_retry_delay, &defaults.max_retry_delay)
-                .and_then(|d| duration::parse(&d).ok());
-            let execution_timeout = pick(&o.execution_timeout, &defaults.execution_timeout)
-                .and_then(|d| duration::parse(&d).ok());
+            self.check_durations(&path, &format!("task `{id}`: "), &spec.common.overrides);
             self.kind_fields(&path, id, &spec.kind);
-            tasks.push(Task {
-                task_id: TaskId::new(id),
-                kind: spec.kind.clone(),
-                trigger_rule: spec.common.trigger_rule,
-                retry: RetryPolicy {
-                    retries: o.retries.or(defaults.retries).unwrap_or(0),
-                    retry_delay: retry_delay.unwrap_or(RetryPolicy::default().retry_delay),
-                    exponential_backoff: o
-                        .retry_exponential_backoff
-                        .or(defaults.retry_exponential_backoff)
-                        .unwrap_or(false),
-                    max_retry_delay,
-                },
-                execution_timeout,
-            });
         }
-        (tasks.len() == parsed.task_count).then_some(tasks)
     }
 
-    /// Checks a kind's fields beyond their types: non-empty commands, HTTP
-    /// methods, and that every template compiles.
     fn kind_fields(&mut self, path: &str, id: &str, kind: &KindSpec) {
         match kind {
             KindSpec::Noop(_) => {}
@@ -315,6 +431,15 @@ impl Checker<'_> {
                         format!("task `{id}`: unknown HTTP method `{}`", http.method),
                         format!("use one of {}", METHODS.join(", ")),
                     );
+                }
+                for (i, status) in http.expect_status.iter().flatten().enumerate() {
+                    if !(100..=599).contains(status) {
+                        self.error(
+                            &format!("{path}.expect_status[{i}]"),
+                            format!("task `{id}`: expect_status: {status} is not an HTTP status; expected a whole number from 100 to 599"),
+                            "e.g. `expect_status: [200, 204]`",
+                        );
+                    }
                 }
                 if http.url.trim().is_empty() {
                     self.error(
@@ -365,7 +490,6 @@ impl Checker<'_> {
                 }
             }
         }
-        self.templates(path, id, kind);
     }
 
     /// `emulate`: a known source, tables as plain names, numbers that are
@@ -517,55 +641,102 @@ impl Checker<'_> {
         }
     }
 
-    fn templates(&mut self, path: &str, id: &str, kind: &KindSpec) {
-        let value = match kind {
-            KindSpec::Noop(_) => return,
-            KindSpec::Shell(s) => serde_json::to_value(s),
-            KindSpec::Http(h) => serde_json::to_value(h),
-            KindSpec::Emulate(e) => serde_json::to_value(e),
-            KindSpec::Ingest(i) => serde_json::to_value(i),
-            KindSpec::Databricks(d) => serde_json::to_value(d),
+    /// Every template of every task: it compiles, and every name, filter,
+    /// test, param and upstream output it uses exists. A shell script that
+    /// reads a trigger's conf (or params, which conf overrides) is warned
+    /// about: that is shell injection.
+    fn templates(
+        &mut self,
+        files: &Files,
+        index: &HashMap<&str, usize>,
+        params: &serde_json::Map<String, serde_json::Value>,
+        graph: Option<&TaskGraph>,
+    ) {
+        let Some(doc) = self.source.doc() else {
+            return;
         };
-        let Ok(value) = value else { return };
+        let Some(task_list) = doc.root().and_then(|root| doc.get(root, "tasks")) else {
+            return;
+        };
+        let Value::Seq(items) = doc.value(task_list) else {
+            return;
+        };
+        let all_ids = &files.all_task_ids;
+        let task_ids = |id: &str| all_ids.contains(id);
+        let names: Vec<&str> = index.keys().copied().take(error_candidates()).collect();
+        let scope = template::Scope {
+            params,
+            task_ids: &task_ids,
+            task_names: &names,
+        };
+        let mut checker = template::Checker::new();
+        let mut ancestry = Ancestry::new(graph, files.tasks.len());
         let mut strings = Vec::new();
-        collect_strings("", &value, &mut strings);
-        let env = minijinja::Environment::new();
-        for (field, text) in strings {
-            if let Err(err) = env.template_from_str(&text) {
-                let top = field
-                    .split(['.', '['])
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-                self.error(
-                    &format!("{path}.{top}"),
-                    format!(
-                        "task `{id}`: template in `{field}` does not compile: {}",
-                        err.detail().unwrap_or("syntax error")
-                    ),
-                    "check the {{ }} and {% %} pairs",
-                );
+        for (position, spec) in files.tasks.iter().enumerate() {
+            let Some(&item) = items.get(spec.index) else {
+                continue;
+            };
+            strings.clear();
+            template_strings(doc, item, &mut strings);
+            let id = spec.common.task_id.as_str();
+            for (field, node) in &strings {
+                let Some(text) = doc.text(*node) else {
+                    continue;
+                };
+                let findings = checker.check(text, &scope);
+                let pos = Some(doc.pos(*node));
+                for (message, hint) in findings.errors {
+                    self.errors.push(
+                        DagError::new(
+                            self.file,
+                            pos,
+                            format!("task `{id}`: template in `{field}` {message}"),
+                        )
+                        .hint(hint),
+                    );
+                }
+                for upstream in &findings.outputs {
+                    let Some(&j) = index.get(upstream.as_str()) else {
+                        // a broken task: its own error says why
+                        continue;
+                    };
+                    if j == position {
+                        self.errors.push(
+                            DagError::new(self.file, pos, format!("task `{id}`: template in `{field}` reads `tasks.{upstream}.output`, its own output, which does not exist while it runs"))
+                                .hint("read the output of a task it depends on"),
+                        );
+                    } else if ancestry.is_upstream(j, position) == Some(false) {
+                        self.errors.push(
+                            DagError::new(self.file, pos, format!("task `{id}`: template in `{field}` reads `tasks.{upstream}.output`, but `{upstream}` is not upstream of `{id}`"))
+                                .hint(format!("add `{upstream}` to the depends_on of `{id}` (or of a task `{id}` depends on), so its output exists when `{id}` runs")),
+                        );
+                    }
+                }
+                let is_script = field == "command"
+                    && matches!(&spec.kind, KindSpec::Shell(shell) if matches!(shell.command, ShellCommand::Script(_)));
+                if is_script && !findings.trigger_inputs.is_empty() {
+                    self.warnings.push(injection_warning(
+                        self.file,
+                        pos,
+                        id,
+                        &findings.trigger_inputs,
+                    ));
+                }
             }
         }
     }
 
-    fn graph(&mut self, parsed: &ParsedFile) -> Option<TaskGraph> {
-        let index: HashMap<&str, usize> = parsed
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.common.task_id.as_str(), i))
-            .collect();
-        let mut edges = Vec::new();
-        for (i, spec) in parsed.tasks.iter().enumerate() {
+    fn graph(&mut self, files: &Files, index: &HashMap<&str, usize>) -> Option<TaskGraph> {
+        let mut edges = Vec::with_capacity(files.tasks.len());
+        for (i, spec) in files.tasks.iter().enumerate() {
             for (j, upstream) in spec.common.depends_on.iter().enumerate() {
                 match index.get(upstream.as_str()) {
                     Some(&up) => edges.push((up, i)),
                     // that task is broken: its own error says why
-                    None if parsed.all_task_ids.contains(upstream) => {}
+                    None if files.all_task_ids.contains(upstream) => {}
                     None => {
                         let hint = suggest(upstream, index.keys().copied()).unwrap_or_else(|| {
-                            format!("depend on one of: {}", sorted(index.keys()))
+                            format!("depend on one of: {}", some_sorted(index.keys().copied()))
                         });
                         self.error(
                             &format!("tasks[{}].depends_on[{j}]", spec.index),
@@ -576,21 +747,21 @@ impl Checker<'_> {
                 }
             }
         }
-        if parsed.tasks.len() != parsed.task_count {
+        if files.tasks.len() != files.task_count {
             return None;
         }
-        match TaskGraph::build(parsed.tasks.len(), &edges) {
+        match TaskGraph::build(files.tasks.len(), &edges) {
             Ok(graph) => Some(graph),
             Err(cycles) => {
                 for cycle in cycles {
                     let names: Vec<&str> = cycle
                         .iter()
-                        .map(|&i| parsed.tasks[i].common.task_id.as_str())
+                        .map(|&i| files.tasks[i].common.task_id.as_str())
                         .collect();
-                    let first = &parsed.tasks[cycle[0]];
+                    let first = &files.tasks[cycle[0]];
                     self.key_error(
                         &format!("tasks[{}].depends_on", first.index),
-                        format!("the tasks form a cycle: {}", names.join(" -> ")),
+                        format!("the tasks form a cycle: {}", cycle_text(&names)),
                         "remove one of these depends_on entries so the graph has no loop",
                     );
                 }
@@ -600,41 +771,243 @@ impl Checker<'_> {
     }
 }
 
-fn sorted<'a>(names: impl Iterator<Item = &'a &'a str>) -> String {
-    let mut names: Vec<&str> = names.copied().collect();
-    names.sort_unstable();
-    names.join(", ")
+/// Each task's position among the tasks read, by id (the last one of a
+/// duplicate id).
+fn task_index(files: &Files) -> HashMap<&str, usize> {
+    files
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.common.task_id.as_str(), i))
+        .collect()
 }
 
-fn collect_strings(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
-    match value {
-        serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
-        serde_json::Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                collect_strings(&format!("{prefix}[{i}]"), item, out);
-            }
-        }
-        serde_json::Value::Object(map) => {
-            for (key, item) in map {
-                let path = if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                collect_strings(&path, item, out);
-            }
-        }
-        _ => {}
+/// How many names a did-you-mean compares against.
+fn error_candidates() -> usize {
+    super::error::MAX_SUGGESTION_CANDIDATES
+}
+
+/// A task with its defaults applied.
+fn build_task(spec: TaskSpec, defaults: &TaskDefaults) -> Task {
+    let o = &spec.common.overrides;
+    let pick = |task: &Option<String>, dag: &Option<String>| {
+        task.as_deref()
+            .or(dag.as_deref())
+            .and_then(|d| duration::parse(d).ok())
+    };
+    Task {
+        retry: RetryPolicy {
+            retries: o.retries.or(defaults.retries).unwrap_or(0),
+            retry_delay: pick(&o.retry_delay, &defaults.retry_delay)
+                .unwrap_or(RetryPolicy::default().retry_delay),
+            exponential_backoff: o
+                .retry_exponential_backoff
+                .or(defaults.retry_exponential_backoff)
+                .unwrap_or(false),
+            max_retry_delay: pick(&o.max_retry_delay, &defaults.max_retry_delay),
+        },
+        execution_timeout: pick(&o.execution_timeout, &defaults.execution_timeout),
+        task_id: TaskId::new(spec.common.task_id),
+        kind: spec.kind,
+        trigger_rule: spec.common.trigger_rule,
     }
 }
 
-/// Airflow's id rule: letters, digits, `_`, `-`, `.`; at most 250 characters.
-fn is_valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 250
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+/// What is wrong with a dag_id or task_id, by Airflow's rule (letters,
+/// digits, `_`, `-`, `.`; at most 250 characters), plus `.` and `..`,
+/// which name folders: `(message, hint)`.
+pub fn id_problem(what: &str, id: &str) -> Option<(String, String)> {
+    const RULE: &str = "use letters, digits, `_`, `-` and `.` only, at most 250 characters";
+    if id.is_empty() {
+        return Some((
+            format!("{what} is empty"),
+            format!("give it a name; {RULE}"),
+        ));
+    }
+    if id == "." || id == ".." {
+        return Some((
+            format!("{what} `{id}` is not allowed: `.` and `..` name folders"),
+            "use a name with letters or digits, e.g. `daily_load`".to_string(),
+        ));
+    }
+    let length = id.chars().count();
+    if length > MAX_ID_LENGTH {
+        let start: String = id.chars().take(40).collect();
+        return Some((
+            format!(
+                "{what} `{start}…` is {length} characters long; Airflow allows at most {MAX_ID_LENGTH}"
+            ),
+            "shorten it".to_string(),
+        ));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    let (at, bad) = id.chars().enumerate().find(|&(_, c)| !allowed(c))?;
+    let shown = match bad {
+        ' ' => "a space".to_string(),
+        c if c.is_control() => format!("the control character `{}`", c.escape_debug()),
+        c => format!("`{c}`"),
+    };
+    Some((
+        format!(
+            "{what} `{id}` has a character Airflow does not allow: {shown} (character {})",
+            at + 1
+        ),
+        RULE.to_string(),
+    ))
+}
+
+/// Up to 20 names, sorted, and how many more there are.
+fn some_sorted<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut names: Vec<&str> = names.collect();
+    names.sort_unstable();
+    let total = names.len();
+    let mut shown = names.into_iter().take(20).collect::<Vec<_>>().join(", ");
+    if total > 20 {
+        shown.push_str(&format!(" … ({total} tasks)"));
+    }
+    shown
+}
+
+/// A cycle as `a -> b -> c -> a`; a long one by its first and last five
+/// steps and its length.
+fn cycle_text(names: &[&str]) -> String {
+    // the first task closes the cycle: it is both first and last
+    let tasks = names.len().saturating_sub(1);
+    if tasks <= CYCLE_SHOWN {
+        return names.join(" -> ");
+    }
+    let half = CYCLE_SHOWN / 2;
+    format!(
+        "{} -> … -> {} ({tasks} tasks)",
+        names[..half].join(" -> "),
+        names[names.len() - half - 1..].join(" -> ")
+    )
+}
+
+/// Every string a try renders in task `item`, with its field path: the
+/// values (never the keys) under each key but the common ones.
+fn template_strings(doc: &yaml::Doc<'_>, item: NodeId, out: &mut Vec<(String, NodeId)>) {
+    let Value::Map(pairs) = doc.value(item) else {
+        return;
+    };
+    for pair in pairs.chunks_exact(2) {
+        let Some(key) = doc.text(pair[0]) else {
+            continue;
+        };
+        if COMMON_KEYS.contains(&key) {
+            continue;
+        }
+        collect_strings(doc, key.to_string(), pair[1], out, 0);
+    }
+}
+
+fn collect_strings(
+    doc: &yaml::Doc<'_>,
+    field: String,
+    node: NodeId,
+    out: &mut Vec<(String, NodeId)>,
+    depth: usize,
+) {
+    if depth > yaml::MAX_DEPTH {
+        return;
+    }
+    match doc.value(node) {
+        Value::Scalar(scalar) => {
+            if scalar.text.contains("{{")
+                || scalar.text.contains("{%")
+                || scalar.text.contains("{#")
+            {
+                out.push((field, node));
+            }
+        }
+        Value::Seq(items) => {
+            for (i, &child) in items.iter().enumerate() {
+                collect_strings(doc, format!("{field}[{i}]"), child, out, depth + 1);
+            }
+        }
+        Value::Map(pairs) => {
+            for pair in pairs.chunks_exact(2) {
+                let key = doc.text(pair[0]).unwrap_or("?");
+                collect_strings(doc, format!("{field}.{key}"), pair[1], out, depth + 1);
+            }
+        }
+    }
+}
+
+/// The warning for a shell script that a trigger's input reaches.
+fn injection_warning(file: &Path, pos: Option<Pos>, id: &str, inputs: &[String]) -> DagError {
+    let shown: Vec<String> = inputs
+        .iter()
+        .map(|name| format!("`{{{{ {name} }}}}`"))
+        .collect();
+    let first = &inputs[0];
+    let var = first
+        .rsplit('.')
+        .next()
+        .unwrap_or("value")
+        .to_ascii_uppercase();
+    let via = if inputs.iter().all(|n| n.starts_with("params")) {
+        "a trigger's conf overrides params, so whoever triggers the DAG can run commands through it"
+    } else {
+        "whoever triggers the DAG with a conf can run commands through it"
+    };
+    DagError::warning(
+        file,
+        pos,
+        format!(
+            "task `{id}`: `command` is a shell script that puts {} into it: shell injection, since {via}",
+            shown.join(", ")
+        ),
+    )
+    .hint(format!(
+        "pass it as an environment variable and quote it — `env: {{ {var}: \"{{{{ {first} }}}}\" }}` with `\"${var}\"` in the command — or use the list form, `command: [my-tool, \"{{{{ {first} }}}}\"]`, which no shell reads (Airflow's BashOperator docs give the same advice)"
+    ))
+}
+
+/// Answers "is task `up` upstream of task `down`?" over the graph, within
+/// a total budget of steps so a hostile file cannot make it quadratic:
+/// `None` when the graph is unknown or the budget is spent.
+struct Ancestry<'g> {
+    graph: Option<&'g TaskGraph>,
+    budget: usize,
+    seen: Vec<u32>,
+    round: u32,
+    queue: VecDeque<usize>,
+}
+
+impl<'g> Ancestry<'g> {
+    fn new(graph: Option<&'g TaskGraph>, tasks: usize) -> Self {
+        Ancestry {
+            graph,
+            budget: 4 * tasks + 1_000_000,
+            seen: vec![0; if graph.is_some() { tasks } else { 0 }],
+            round: 0,
+            queue: VecDeque::new(),
+        }
+    }
+
+    fn is_upstream(&mut self, up: usize, down: usize) -> Option<bool> {
+        let graph = self.graph?;
+        if graph.upstream(down).any(|t| t == up) {
+            return Some(true);
+        }
+        self.round += 1;
+        self.queue.clear();
+        self.queue.push_back(down);
+        while let Some(task) = self.queue.pop_front() {
+            for parent in graph.upstream(task) {
+                if parent == up {
+                    return Some(true);
+                }
+                self.budget = self.budget.checked_sub(1)?;
+                if self.seen[parent] != self.round {
+                    self.seen[parent] = self.round;
+                    self.queue.push_back(parent);
+                }
+            }
+        }
+        Some(false)
+    }
 }
 
 /// `2024-01-01`, `2024-01-01T06:00[:00]`, `2024-01-01 06:00:00`, or RFC 3339

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::Environment;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -70,8 +70,8 @@ impl TemplateContext {
             "env": vars.env,
             "tasks": tasks,
         });
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // the environment `dags validate` checks templates against
+        let env = crate::dag::template::environment();
         TemplateContext { context, env }
     }
 
@@ -338,6 +338,35 @@ mod tests {
             ShellCommand::Argv(vec!["echo".into(), "2024-01-01".into()])
         );
         assert_eq!(rendered.env["D"], "d");
+    }
+
+    #[test]
+    fn the_dag_validator_knows_every_name_a_template_can_read() {
+        let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let (params, env, outputs) = (Map::new(), BTreeMap::new(), BTreeMap::new());
+        let vars = TemplateVars {
+            dag_id: "d",
+            run_id: "r",
+            task_id: "t",
+            try_number: 1,
+            logical_date: start,
+            data_interval: (start, start),
+            params: &params,
+            conf: &Value::Null,
+            env: &env,
+            outputs: &outputs,
+        };
+        let context = TemplateContext::new(&vars).context;
+        let mut rendered: Vec<&str> = context
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut checked = crate::dag::template::CONTEXT_NAMES.to_vec();
+        rendered.sort_unstable();
+        checked.sort_unstable();
+        assert_eq!(rendered, checked);
     }
 
     #[test]

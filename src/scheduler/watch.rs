@@ -1,7 +1,8 @@
 //! The DAG-folder watcher: reloads the folder when a file's name, size or
 //! modification time changes, records the new DAG versions through the
-//! command door, and has the scheduler re-plan. A broken edit keeps the
-//! DAG's last good version scheduled.
+//! command door, and has the scheduler re-plan. Only changed files are
+//! parsed again, off the async runtime. A broken edit keeps the DAG's last
+//! good version scheduled.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -17,6 +18,7 @@ pub const RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(
 /// Reloads the DAG folder whenever it changes, until `stop` fires.
 pub async fn watch_dag_folder(
     folder: PathBuf,
+    max_dag_file_size: u64,
     registry: DagRegistry,
     launcher: Launcher,
     stop: CancellationToken,
@@ -32,7 +34,26 @@ pub async fn watch_dag_folder(
             continue;
         }
         seen = now;
-        match DagBag::load(&folder) {
+        // parsed off the runtime; a file whose text did not change is not
+        // parsed again, and the DAGs that held a dag_id keep it
+        let previous = registry.snapshot();
+        let path = folder.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let options = crate::dag::bag::LoadOptions {
+                max_dag_file_size,
+                previous: Some(&previous),
+            };
+            DagBag::load_with(&path, &options)
+        })
+        .await;
+        let loaded = match loaded {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                tracing::error!("the DAG loader stopped: {err}");
+                continue;
+            }
+        };
+        match loaded {
             Ok(mut bag) => {
                 let control = launcher.control();
                 let recorded = async {

@@ -15,6 +15,7 @@ mod emulate;
 mod engine;
 mod fakes;
 mod hostile_api;
+mod hostile_dags;
 mod ingest;
 mod kafka_rest_client;
 mod kinesis_rest_client;
