@@ -17,8 +17,9 @@
 //!   Kinesis, S3, MWAA); import nothing above them but `model`
 //! - [`store`]: read and write traits over the records; `sqlite` is the only
 //!   module with SQL, and only the command door gets the write side
-//! - [`dag`]: YAML files → validated, immutable `Dag`s (spec, validation,
-//!   graph, timetable, bag, registry)
+//! - [`dag`]: YAML files → validated, immutable `Dag`s: `yaml` (one pass,
+//!   positions kept, PyYAML's anchors and merges), spec, validation, `template`
+//!   checks, graph, timetable, bag (folder, ownership, size cap), registry
 //! - [`port`]: Airflow DAG files and live MWAA environments → airless YAML
 //! - [`config`]: typed settings from `airless.toml` and `AIRLESS_*`
 //! - [`model`]: plain records and rules shared by every layer: ids, states

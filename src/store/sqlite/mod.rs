@@ -35,6 +35,8 @@ pub(super) struct SqliteStore {
     /// truncated since: an idle daemon gives the WAL's disk space back.
     last_write: std::sync::Arc<std::sync::atomic::AtomicI64>,
     truncated: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// When the last passive checkpoint ran (unix ms).
+    last_passive: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// The WAL file is cut back to this size whenever a checkpoint resets it.
@@ -107,6 +109,7 @@ impl SqliteStore {
                 chrono::Utc::now().timestamp_millis(),
             )),
             truncated: std::sync::Arc::default(),
+            last_passive: std::sync::Arc::default(),
         })
     }
 
@@ -655,9 +658,15 @@ impl StateWrite for SqliteStore {
                 .await?;
             self.truncated.store(busy == 0, Relaxed);
         } else {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&self.pool)
-                .await?;
+            // the size is looked at often; a passive copy once a second at
+            // most, and none while nothing changes
+            let now = chrono::Utc::now().timestamp_millis();
+            if now - self.last_passive.load(Relaxed) >= 1000 && !self.truncated.load(Relaxed) {
+                self.last_passive.store(now, Relaxed);
+                sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&self.pool)
+                    .await?;
+            }
         }
         Ok(())
     }
