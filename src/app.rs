@@ -98,6 +98,9 @@ async fn load_dags(config: &Config, control: &Control) -> anyhow::Result<DagBag>
     for error in bag.errors() {
         tracing::warn!("import error: {error}");
     }
+    for warning in bag.warnings() {
+        tracing::warn!("{warning}");
+    }
     Ok(bag)
 }
 

@@ -67,6 +67,9 @@ pub async fn watch_dag_folder(
                 for error in bag.errors() {
                     tracing::warn!("import error: {error}");
                 }
+                for warning in bag.warnings() {
+                    tracing::warn!("{warning}");
+                }
                 tracing::info!(
                     dags = bag.dags.len(),
                     import_errors = bag.import_errors.len(),
