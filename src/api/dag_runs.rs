@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::dto::{DagRunCollection, DagRunJson, iso};
 use super::error::ApiError;
-use super::extract::{Body, PAGE_LIMIT, Params, Segments, body_time, time_bounds};
+use super::extract::{Body, PAGE_LIMIT, Params, Segments, body_range, body_time};
 use super::form::{Field, Form, Kind, escaped, py_str};
 use crate::dag::DataInterval;
 use crate::engine::RunRequest;
@@ -171,11 +171,8 @@ pub async fn list_batch(
     State(state): State<AppState>,
     Body(body): Body<ListBody>,
 ) -> Result<Json<DagRunCollection>, ApiError> {
-    let range = |gte: Option<String>, lte: Option<String>, name: &str| -> Result<_, ApiError> {
-        Ok(time_bounds(
-            body_time(&format!("{name}_gte"), gte.as_deref())?,
-            body_time(&format!("{name}_lte"), lte.as_deref())?,
-        ))
+    let range = |gte: Option<String>, lte: Option<String>, name: &str| {
+        body_range(name, gte.as_deref(), lte.as_deref())
     };
     let filters = RunFilters {
         logical_date: range(

@@ -253,6 +253,18 @@ pub fn time_bounds(
     Bounds { gte, lte }
 }
 
+/// The `{name}_gte` / `{name}_lte` pair of a request body as one range.
+pub fn body_range(
+    name: &str,
+    gte: Option<&str>,
+    lte: Option<&str>,
+) -> Result<Bounds<DateTime<Utc>>, ApiError> {
+    Ok(time_bounds(
+        body_time(&format!("{name}_gte"), gte)?,
+        body_time(&format!("{name}_lte"), lte)?,
+    ))
+}
+
 /// Airflow's `check_limit`: the message is the title, with no detail.
 pub fn negative_limit() -> ApiError {
     ApiError::new(

@@ -18,7 +18,7 @@ use super::dto::{
     TaskInstanceReferenceCollection,
 };
 use super::error::ApiError;
-use super::extract::{Body, PAGE_LIMIT, Params, Segments, body_time, time_bounds};
+use super::extract::{Body, PAGE_LIMIT, Params, Segments, body_range, body_time};
 use super::form::{Field, Form, Kind, field_message, py_str};
 use crate::dag::Dag;
 use crate::model::{DagId, RunId, RunState, TaskId, TaskState};
@@ -238,11 +238,8 @@ pub async fn list_batch(
     State(state): State<AppState>,
     Body(body): Body<ListBody>,
 ) -> Result<Json<TaskInstanceCollection>, ApiError> {
-    let range = |gte: Option<String>, lte: Option<String>, name: &str| -> Result<_, ApiError> {
-        Ok(time_bounds(
-            body_time(&format!("{name}_gte"), gte.as_deref())?,
-            body_time(&format!("{name}_lte"), lte.as_deref())?,
-        ))
+    let range = |gte: Option<String>, lte: Option<String>, name: &str| {
+        body_range(name, gte.as_deref(), lte.as_deref())
     };
     let filters = TiFilters {
         logical_date: range(
