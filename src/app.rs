@@ -134,7 +134,10 @@ impl App {
             started_at: control.now(),
         };
         match listener.local_addr() {
-            Ok(address) => tracing::info!("serving the API on http://{address}"),
+            Ok(address) => {
+                tracing::info!("serving the API on http://{address}");
+                tracing::info!("the web UI is at http://{address}/");
+            }
             Err(err) => tracing::warn!("serving the API on an unknown address: {err}"),
         }
         // connections never take the file descriptors tries need: a few
@@ -154,7 +157,7 @@ impl App {
         let server_stop = root.child_token();
         let server = tokio::spawn(crate::api::server::serve(
             listener,
-            crate::api::router(state),
+            crate::web::router(state.clone()).merge(crate::api::router(state)),
             limits,
             server_stop.clone(),
         ));

@@ -4,6 +4,9 @@
 //! - [`cli`]: the command line; remote commands talk to the daemon over HTTP
 //! - [`app`]: the composition root of `serve`: `build(config) -> App`,
 //!   `App::run(listener, shutdown)`
+//! - [`web`]: the web UI at `/`: server-rendered pages (DAGs, grid, graph,
+//!   runs, logs), previewed actions through the command door, live updates
+//!   from its events, login sessions and CSRF
 //! - [`api`]: the Airflow-compatible HTTP API (`/api/v1`, `/health`,
 //!   `/metrics`): parse → command door or reads → DTO; errors mapped once
 //! - [`scheduler`]: *when* a run starts (timetables, catchup, queued runs,
@@ -45,3 +48,4 @@ pub mod model;
 pub mod port;
 pub mod scheduler;
 pub mod store;
+pub mod web;

@@ -24,19 +24,23 @@ pub async fn require_token(
     if state.api_tokens.is_empty() {
         return next.run(request).await;
     }
-    let accepted = presented_token(request.headers()).is_some_and(|presented| {
-        // every token is compared, so the time taken does not tell which matched
-        let mut matched = subtle::Choice::from(0);
-        for token in state.api_tokens.iter() {
-            matched |= token.expose_secret().as_bytes().ct_eq(&presented);
-        }
-        bool::from(matched)
-    });
+    let accepted = presented_token(request.headers())
+        .is_some_and(|presented| token_matches(&state.api_tokens, &presented));
     if accepted {
         next.run(request).await
     } else {
         ApiError::unauthenticated().into_response()
     }
+}
+
+/// Whether `presented` is one of `tokens`. Every token is compared, in
+/// constant time, so the time taken does not tell which matched.
+pub fn token_matches(tokens: &[secrecy::SecretString], presented: &[u8]) -> bool {
+    let mut matched = subtle::Choice::from(0);
+    for token in tokens {
+        matched |= token.expose_secret().as_bytes().ct_eq(presented);
+    }
+    bool::from(matched)
 }
 
 /// The token a request presents: a Bearer token, or a Basic password.

@@ -1,7 +1,6 @@
 //! `/api/v1/dags/{dag_id}/dagRuns`: the manual trigger, listing (`~` for
 //! every DAG), one run, and setting a run's state (`failed` cancels it).
 
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -9,6 +8,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::Deserialize;
 
 use super::AppState;
+use crate::engine::actions;
 use super::dto::{DagRunCollection, DagRunJson, iso};
 use super::error::ApiError;
 use super::extract::{Body, PAGE_LIMIT, Params, Segments, body_range, body_time};
@@ -19,8 +19,6 @@ use crate::model::{DagId, RunId, RunState};
 use crate::model::{DagRun, RunType};
 use crate::store::{Bounds, DagRunOrder, DagRunQuery};
 
-/// How long `PATCH … {"state": "failed"}` waits for a cancelled run to end.
-const CANCEL_WAIT: Duration = Duration::from_secs(5);
 
 /// `GET /api/v1/dags/{dag_id}/dagRuns`; `dag_id` `~` lists every DAG's runs.
 /// Airflow's filters: `state` (repeatable), and inclusive date-time ranges
@@ -114,6 +112,7 @@ async fn run_page(
         .dag_run_page(&DagRunQuery {
             dag_ids,
             states: &states,
+            run_types: &[],
             logical_date: filters.logical_date,
             start_date: filters.start_date,
             end_date: filters.end_date,
@@ -401,11 +400,9 @@ pub async fn set_state(
         run
     } else {
         match target {
-            RunState::Failed => fail_run(&state, run).await?,
+            RunState::Failed => actions::cancel_run(&state.launcher, run).await?,
             RunState::Queued if run.state.is_finished() => {
-                state.control().requeue_run(&run).await?;
-                state.launcher.wake().notify_one();
-                state.reader().dag_run(run.id).await?
+                actions::requeue_run(&state.launcher, &run).await?
             }
             _ => {
                 return Err(ApiError::bad_request(format!(
@@ -416,25 +413,6 @@ pub async fn set_state(
         }
     };
     Ok(Json(DagRunJson::from(&run)))
-}
-
-async fn fail_run(state: &AppState, run: DagRun) -> Result<DagRun, ApiError> {
-    let store = state.reader();
-    if state.launcher.cancel(run.id) {
-        tracing::info!(dag_id = %run.dag_id, run_id = %run.run_id, "dag run cancelled over the API");
-        let deadline = tokio::time::Instant::now() + CANCEL_WAIT;
-        loop {
-            let current = store.dag_run(run.id).await?;
-            if current.state.is_finished() || tokio::time::Instant::now() >= deadline {
-                return Ok(current);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    // not driven here: the door fails it, skips what has not run, and kills
-    // the tries of an owner that is gone; a live owner elsewhere (`dags
-    // test`) sees the failed run at its next heartbeat and stops its tries
-    Ok(state.control().fail_undriven_run(&run).await?)
 }
 
 #[cfg(test)]

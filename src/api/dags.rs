@@ -7,6 +7,7 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use super::AppState;
+use crate::engine::actions;
 use super::dto::{DagCollection, DagJson, ImportErrorCollection, ImportErrorJson, Iso};
 use super::error::ApiError;
 use super::extract::{Body, Params, Segments};
@@ -133,19 +134,14 @@ pub async fn patch(
     let bag = state.dags.snapshot();
     let store = state.reader();
     let dag = bag.dags.get(&dag_id);
-    if store.dag(&dag_id).await?.is_none() {
+    if dag.is_none() && store.dag(&dag_id).await?.is_none() {
         // the daemon records a DAG when it loads it; this one was not yet
-        let Some(dag) = dag else {
-            return Err(ApiError::not_found(
-                format!("Dag with id: '{dag_id}' not found"),
-                None,
-            ));
-        };
-        state.control().version_of(dag).await?;
+        return Err(ApiError::not_found(
+            format!("Dag with id: '{dag_id}' not found"),
+            None,
+        ));
     }
-    state.control().set_paused(&dag_id, paused).await?;
-    tracing::info!(dag_id = %dag_id, paused, "DAG paused state set over the API");
-    state.launcher.reschedule();
+    actions::set_paused(&state.launcher, &dag_id, dag, paused).await?;
     let row = store.dag(&dag_id).await?;
     Ok(Json(
         dag_json(&state, &dag_id, dag.map(|d| d.as_ref()), row.as_ref(), &bag).await?,
@@ -161,16 +157,10 @@ async fn dag_json(
     bag: &DagBag,
 ) -> Result<DagJson, ApiError> {
     let next = match dag {
-        Some(dag) if dag.timetable.schedule.is_some() => {
-            let last = state
-                .reader()
-                .last_scheduled_interval(dag_id)
-                .await?
-                .map(|(start, end)| crate::dag::DataInterval { start, end });
-            dag.timetable
-                .next_run_info(last, state.launcher.engine().now())
+        Some(dag) => {
+            crate::scheduler::next_run(state.reader(), dag, state.launcher.engine().now()).await?
         }
-        _ => None,
+        None => None,
     };
     Ok(DagJson::new(dag_id.as_str(), dag, row, bag, next))
 }

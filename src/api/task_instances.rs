@@ -1,7 +1,7 @@
 //! A run's task instances, one try's log, and clearing task instances so
 //! they run again (`POST /api/v1/dags/{dag_id}/clearTaskInstances`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
+use crate::engine::actions::{self, ClearSelection};
 use super::dto::{
     Iso, TaskInstanceCollection, TaskInstanceJson, TaskInstanceReference,
     TaskInstanceReferenceCollection,
@@ -21,7 +22,7 @@ use super::error::ApiError;
 use super::extract::{Body, PAGE_LIMIT, Params, Segments, body_range, body_time};
 use super::form::{Field, Form, Kind, field_message, py_str};
 use crate::dag::Dag;
-use crate::model::{DagId, RunId, RunState, TaskId, TaskState};
+use crate::model::{DagId, RunId, TaskId, TaskState};
 use crate::model::{DagRun, TaskInstance};
 use crate::store::{Bounds, TaskInstanceOrder, TaskInstanceQuery};
 
@@ -350,21 +351,12 @@ pub async fn log(
             )),
         ));
     };
-    let content = if attempt.log_path.is_empty() {
-        String::new()
-    } else {
-        match tokio::fs::read(&attempt.log_path).await {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            // the try has started but written nothing yet
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(err) => {
-                return Err(ApiError::internal(&format!(
-                    "cannot read the log {}: {err}",
-                    attempt.log_path
-                )));
-            }
-        }
-    };
+    let content = crate::kinds::log::read_log(&attempt.log_path, 0, u64::MAX)
+        .await
+        .map_err(|err| {
+            ApiError::internal(&format!("cannot read the log {}: {err}", attempt.log_path))
+        })?
+        .text;
     if wants_json(&headers) {
         return Ok(Json(json!({"continuation_token": null, "content": content})).into_response());
     }
@@ -399,9 +391,11 @@ fn yes() -> bool {
     true
 }
 
-/// Airflow's `ClearTaskInstances` form. `include_*`, `reset_dag_runs` and
-/// the like are accepted and ignored: airless clears exactly the matching
-/// instances and always puts their finished runs back to work.
+/// Airflow's `ClearTaskInstances` form. `include_downstream` and
+/// `include_upstream` widen `task_ids` to their relatives;
+/// `include_future`/`include_past`, `reset_dag_runs` and the like are
+/// accepted and ignored: airless clears exactly the matching instances and
+/// always puts their finished runs back to work.
 #[derive(Debug, Deserialize)]
 pub struct ClearBody {
     #[serde(default = "yes")]
@@ -412,6 +406,10 @@ pub struct ClearBody {
     only_failed: bool,
     #[serde(default)]
     only_running: bool,
+    #[serde(default)]
+    include_downstream: bool,
+    #[serde(default)]
+    include_upstream: bool,
     start_date: Option<String>,
     end_date: Option<String>,
 }
@@ -458,54 +456,34 @@ pub async fn clear(
             None,
         ));
     };
-    let store = state.reader();
     let run_id = body.dag_run_id.map(RunId::new);
     if let Some(run_id) = &run_id
-        && store.find_dag_run(&dag.dag_id, run_id).await?.is_none()
+        && state
+            .reader()
+            .find_dag_run(&dag.dag_id, run_id)
+            .await?
+            .is_none()
     {
         return Err(ApiError::not_found(
             format!("Dag Run id {run_id} not found in dag {dag_id}"),
             None,
         ));
     }
-    let states: &[TaskState] = if body.only_running {
+    let selection = ClearSelection {
+        run_id,
+        task_ids: body.task_ids.map(|ids| ids.into_iter().collect()),
+        include_downstream: body.include_downstream,
+        include_upstream: body.include_upstream,
         // a running instance belongs to its run's driver: none is cleared
-        &[]
-    } else if body.only_failed {
-        &[TaskState::Failed, TaskState::UpstreamFailed]
-    } else {
-        &[
-            TaskState::Success,
-            TaskState::Failed,
-            TaskState::UpstreamFailed,
-            TaskState::Skipped,
-        ]
+        states: if body.only_running {
+            Vec::new()
+        } else {
+            actions::finished_states(body.only_failed)
+        },
+        start,
+        end,
     };
-    let task_ids: Option<BTreeSet<String>> = body.task_ids.map(|ids| ids.into_iter().collect());
-    let candidates: Vec<_> = store
-        .clear_candidates(&dag.dag_id, run_id.as_ref(), start, end, states)
-        .await?
-        .into_iter()
-        .filter(|c| {
-            task_ids
-                .as_ref()
-                .is_none_or(|ids| ids.contains(c.task_id.as_str()))
-                // the driver of a running run holds its tasks' states
-                && c.run_state != RunState::Running
-                && !state.launcher.is_active(c.dag_run_id)
-        })
-        .collect();
-
-    let cleared = if body.dry_run {
-        candidates
-    } else {
-        let cleared = state.control().clear(&dag, candidates).await?;
-        if !cleared.is_empty() {
-            tracing::info!(dag_id = %dag.dag_id, task_instances = cleared.len(), "task instances cleared over the API");
-            state.launcher.wake().notify_one();
-        }
-        cleared
-    };
+    let cleared = actions::clear(&state.launcher, &dag, &selection, body.dry_run).await?;
     let cleared = cleared
         .into_iter()
         .map(|candidate| TaskInstanceReference {

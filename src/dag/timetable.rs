@@ -168,6 +168,11 @@ impl CronSchedule {
         &self.expr
     }
 
+    /// The five cron fields, a preset (`@daily`) written out.
+    pub fn cron_fields(&self) -> &str {
+        preset(&self.expr).unwrap_or(&self.expr)
+    }
+
     /// Whether any date matches the expression (`0 0 30 2 *` never does).
     /// Searched from 2000-01-01, a leap year, so `0 0 29 2 *` fires.
     pub fn fires(&self) -> bool {

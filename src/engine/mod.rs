@@ -4,6 +4,7 @@
 //! recovery. Depends on `dag`, `kinds`, `store` (read side), `model`; never
 //! on `api`, `cli` or `scheduler`.
 
+pub mod actions;
 pub mod control;
 mod launcher;
 pub mod lease;

@@ -154,3 +154,38 @@ mod tests {
         assert!(!text.contains("s3cr3t"));
     }
 }
+
+/// A stretch of a try's log: its text (invalid UTF-8 replaced) from byte
+/// `start`, and the file's size when read.
+#[derive(Debug, Clone, Default)]
+pub struct LogChunk {
+    pub text: String,
+    pub start: u64,
+    pub size: u64,
+}
+
+/// Reads a try's log from byte `from`, at most the last `max` bytes of it.
+/// A log not written yet (or a try without one) reads as empty.
+pub async fn read_log(path: &str, from: u64, max: u64) -> std::io::Result<LogChunk> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    if path.is_empty() {
+        return Ok(LogChunk::default());
+    }
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(LogChunk::default());
+        }
+        Err(err) => return Err(err),
+    };
+    let size = file.metadata().await?.len();
+    let start = from.min(size).max(size.saturating_sub(max));
+    file.seek(std::io::SeekFrom::Start(start)).await?;
+    let mut bytes = Vec::with_capacity(usize::try_from(size - start).unwrap_or(0));
+    file.take(size - start).read_to_end(&mut bytes).await?;
+    Ok(LogChunk {
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        start,
+        size: start + bytes.len() as u64,
+    })
+}

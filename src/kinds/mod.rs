@@ -8,7 +8,7 @@ pub mod emulate;
 mod http;
 mod ingest;
 pub mod lake;
-mod log;
+pub mod log;
 mod noop;
 mod shell;
 

@@ -71,3 +71,33 @@ pub enum Event {
         at: DateTime<Utc>,
     },
 }
+
+impl Event {
+    /// The DAG the event is about (none for a file's import error).
+    pub fn dag_id(&self) -> Option<&DagId> {
+        match self {
+            Event::RunQueued { dag_id, .. }
+            | Event::RunStarted { dag_id, .. }
+            | Event::RunFinished { dag_id, .. }
+            | Event::TryStarted { dag_id, .. }
+            | Event::TryEnded { dag_id, .. }
+            | Event::TaskInstanceChanged { dag_id, .. }
+            | Event::DagPaused { dag_id, .. }
+            | Event::DagUnpaused { dag_id, .. } => Some(dag_id),
+            Event::ImportErrorAppeared { .. } | Event::ImportErrorCleared { .. } => None,
+        }
+    }
+
+    /// The run the event is about, if it is about one.
+    pub fn run_id(&self) -> Option<&RunId> {
+        match self {
+            Event::RunQueued { run_id, .. }
+            | Event::RunStarted { run_id, .. }
+            | Event::RunFinished { run_id, .. }
+            | Event::TryStarted { run_id, .. }
+            | Event::TryEnded { run_id, .. }
+            | Event::TaskInstanceChanged { run_id, .. } => Some(run_id),
+            _ => None,
+        }
+    }
+}

@@ -37,6 +37,24 @@ pub fn runs_to_create(
     dag.timetable.due_runs(last, now, room)
 }
 
+/// The next run the scheduler will create for `dag`: where its timetable
+/// continues from its newest scheduled run. `None` for a DAG without a
+/// schedule or past its end.
+pub async fn next_run(
+    reader: &crate::store::Reader,
+    dag: &Dag,
+    now: DateTime<Utc>,
+) -> Result<Option<RunInfo>, StoreError> {
+    if dag.timetable.schedule.is_none() {
+        return Ok(None);
+    }
+    let last = reader
+        .last_scheduled_interval(&dag.dag_id)
+        .await?
+        .map(|(start, end)| DataInterval { start, end });
+    Ok(dag.timetable.next_run_info(last, now))
+}
+
 #[derive(Debug, Clone)]
 pub struct Scheduler {
     dags: DagRegistry,

@@ -189,6 +189,17 @@ pub trait StateRead: Send + Sync + std::fmt::Debug {
         query: &TaskInstanceQuery<'_>,
     ) -> Result<TaskInstancePage, StoreError>;
     async fn task_tries(&self, ti_id: i64) -> Result<Vec<TaskTry>, StoreError>;
+    /// The `per_dag` newest runs (by logical date) of every DAG, grouped by
+    /// DAG, newest first within each.
+    async fn recent_runs(&self, per_dag: i64) -> Result<Vec<DagRun>, StoreError>;
+    /// The task instances of the runs `dag_run_ids`, by run then creation.
+    async fn task_instances_of_runs(
+        &self,
+        dag_run_ids: &[i64],
+    ) -> Result<Vec<TaskInstance>, StoreError>;
+    /// Every try of every task instance of one run, with its task's id, by
+    /// task instance then try number.
+    async fn tries_of_run(&self, dag_run_id: i64) -> Result<Vec<(TaskId, TaskTry)>, StoreError>;
     /// Task instances of `dag_id` in one of `states`, in runs whose logical
     /// date is within `[start, end]`, optionally of one run; oldest run first.
     async fn clear_candidates(

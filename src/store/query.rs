@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{DagId, DagRun, RunId, RunState, TaskId, TaskInstance, TaskState};
+use crate::model::{DagId, DagRun, RunId, RunState, RunType, TaskId, TaskInstance, TaskState};
 
 /// An inclusive range, either end open: Airflow's `*_gte` / `*_lte`
 /// filters. A row without the value (a run not started yet, for a
@@ -39,6 +39,8 @@ pub struct DagRunQuery<'a> {
     pub dag_ids: Option<&'a [DagId]>,
     /// Empty means any state.
     pub states: &'a [RunState],
+    /// Empty means any run type.
+    pub run_types: &'a [RunType],
     /// `execution_date_*` / `logical_date_*`.
     pub logical_date: Bounds<DateTime<Utc>>,
     pub start_date: Bounds<DateTime<Utc>>,

@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::SqliteStore;
 use super::rows::{Rec, parsed};
 use crate::model::{
-    DagId, DagRecord, DagRun, DagVersion, Owner, RunId, RunState, TaskId, TaskInstance, TaskState,
+    DagId, DagRecord, DagRun, DagVersion, Owner, RunId, RunState, RunType, TaskId, TaskInstance, TaskState,
     TaskTry,
 };
 use crate::store::{
@@ -46,7 +46,8 @@ const RUN_UPDATED_AT: &str =
 
 /// Airflow's filters of the DagRun list: ?1 dag ids and ?2 states (JSON
 /// lists), then `>=` / `<=` pairs for the logical, start, end and update
-/// instants. A NULL parameter is no filter.
+/// instants, then ?11 run types (a JSON list). A NULL parameter is no
+/// filter.
 fn dag_run_filter() -> String {
     format!(
         "WHERE (?1 IS NULL OR dag_id IN (SELECT value FROM json_each(?1)))
@@ -54,7 +55,8 @@ fn dag_run_filter() -> String {
            AND (?3 IS NULL OR logical_date >= ?3) AND (?4 IS NULL OR logical_date <= ?4)
            AND (?5 IS NULL OR start_date >= ?5) AND (?6 IS NULL OR start_date <= ?6)
            AND (?7 IS NULL OR end_date >= ?7) AND (?8 IS NULL OR end_date <= ?8)
-           AND (?9 IS NULL OR {RUN_UPDATED_AT} >= ?9) AND (?10 IS NULL OR {RUN_UPDATED_AT} <= ?10)"
+           AND (?9 IS NULL OR {RUN_UPDATED_AT} >= ?9) AND (?10 IS NULL OR {RUN_UPDATED_AT} <= ?10)
+           AND (?11 IS NULL OR run_type IN (SELECT value FROM json_each(?11)))"
     )
 }
 
@@ -98,7 +100,7 @@ fn task_instance_order_column(order: TaskInstanceOrder) -> &'static str {
 
 /// Binds [`dag_run_filter`]'s parameters, in order.
 macro_rules! bind_dag_run_filter {
-    ($sql:expr, $query:expr, $dag_ids:expr, $states:expr) => {
+    ($sql:expr, $query:expr, $dag_ids:expr, $states:expr, $run_types:expr) => {
         $sql.bind($dag_ids)
             .bind($states)
             .bind($query.logical_date.gte)
@@ -109,6 +111,7 @@ macro_rules! bind_dag_run_filter {
             .bind($query.end_date.lte)
             .bind($query.updated_at.gte)
             .bind($query.updated_at.lte)
+            .bind($run_types)
     };
 }
 
@@ -231,6 +234,8 @@ impl StateRead for SqliteStore {
     ) -> Result<(Vec<DagRun>, i64), StoreError> {
         let dag_ids = query.dag_ids.map(|ids| json_names(ids, DagId::as_str));
         let states = (!query.states.is_empty()).then(|| json_list(query.states, RunState::as_str));
+        let run_types =
+            (!query.run_types.is_empty()).then(|| json_list(query.run_types, RunType::as_str));
         let filter = dag_run_filter();
         let total: i64 = bind_dag_run_filter!(
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -238,21 +243,23 @@ impl StateRead for SqliteStore {
             ))),
             query,
             dag_ids.as_deref(),
-            states.as_deref()
+            states.as_deref(),
+            run_types.as_deref()
         )
         .fetch_one(&self.pool)
         .await?;
         let direction = if query.descending { "DESC" } else { "ASC" };
         // the column comes from a closed enum, never from the request
         let sql = format!(
-            "SELECT * FROM dag_runs {filter} ORDER BY {} {direction}, id {direction} LIMIT ?11 OFFSET ?12",
+            "SELECT * FROM dag_runs {filter} ORDER BY {} {direction}, id {direction} LIMIT ?12 OFFSET ?13",
             order_column(query.order)
         );
         let rows = bind_dag_run_filter!(
             sqlx::query_as::<_, Rec<DagRun>>(sqlx::AssertSqlSafe(sql)),
             query,
             dag_ids.as_deref(),
-            states.as_deref()
+            states.as_deref(),
+            run_types.as_deref()
         )
         .bind(query.limit)
         .bind(query.offset)
@@ -387,6 +394,54 @@ impl StateRead for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    async fn recent_runs(&self, per_dag: i64) -> Result<Vec<DagRun>, StoreError> {
+        // one indexed walk per DAG (dag_id, logical_date), never a sort of
+        // the whole history
+        let rows = sqlx::query_as::<_, Rec<DagRun>>(
+            "SELECT r.* FROM dags d JOIN dag_runs r ON r.id IN (
+                 SELECT id FROM dag_runs WHERE dag_id = d.dag_id
+                 ORDER BY logical_date DESC, id DESC LIMIT ?1)
+             ORDER BY r.dag_id, r.logical_date DESC, r.id DESC",
+        )
+        .bind(per_dag)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    async fn task_instances_of_runs(
+        &self,
+        dag_run_ids: &[i64],
+    ) -> Result<Vec<TaskInstance>, StoreError> {
+        let ids = serde_json::Value::from(dag_run_ids.to_vec()).to_string();
+        let rows = sqlx::query_as::<_, Rec<TaskInstance>>(
+            "SELECT * FROM task_instances
+             WHERE dag_run_id IN (SELECT value FROM json_each(?1)) ORDER BY dag_run_id, id",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    async fn tries_of_run(&self, dag_run_id: i64) -> Result<Vec<(TaskId, TaskTry)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT ti.task_id, t.* FROM task_tries t
+             JOIN task_instances ti ON ti.id = t.task_instance_id
+             WHERE ti.dag_run_id = ? ORDER BY ti.id, t.try_number",
+        )
+        .bind(dag_run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let task_id: String = row.try_get("task_id")?;
+                let attempt = <Rec<TaskTry> as sqlx::FromRow<_>>::from_row(row)?;
+                Ok((TaskId::new(task_id), attempt.0))
+            })
+            .collect()
     }
 
     async fn clear_candidates(

@@ -1,0 +1,117 @@
+//! `/`: every DAG with its schedule in words, next run, last 25 runs as
+//! squares, a pause toggle and a trigger button; import errors on top.
+
+use std::collections::HashMap;
+
+use axum::Extension;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Serialize;
+
+use crate::web::session::Session;
+use crate::web::view::{self, RunCell};
+use crate::web::{Chrome, PageError, WebState, render, words};
+
+/// Squares per DAG.
+const RECENT_RUNS: i64 = 25;
+
+#[derive(Debug, Serialize)]
+struct DagRow {
+    dag_id: String,
+    url: String,
+    description: Option<String>,
+    schedule_words: String,
+    cron: Option<String>,
+    timezone: String,
+    next_run: Option<String>,
+    paused: bool,
+    fileloc: String,
+    tasks: usize,
+    runs: Vec<RunCell>,
+}
+
+#[derive(Debug, Serialize)]
+struct ImportErrorView {
+    file: String,
+    errors: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct DagsPage {
+    chrome: Chrome,
+    dags: Vec<DagRow>,
+    import_errors: Vec<ImportErrorView>,
+    warnings: Vec<String>,
+    loading: bool,
+    now: String,
+}
+
+pub async fn page(
+    State(web): State<WebState>,
+    Extension(session): Extension<Session>,
+) -> Result<Response, PageError> {
+    let bag = web.app.dags.snapshot();
+    let reader = web.app.reader();
+    let now = web.app.control().now();
+    let paused = reader.paused_dags().await?;
+    let mut recent: HashMap<String, Vec<RunCell>> = HashMap::new();
+    for run in reader.recent_runs(RECENT_RUNS).await? {
+        recent
+            .entry(run.dag_id.to_string())
+            .or_default()
+            .push(RunCell::new(&run));
+    }
+    let mut dags = Vec::with_capacity(bag.dags.len());
+    for dag in bag.dags.values() {
+        let next = crate::scheduler::next_run(reader, dag, now).await?;
+        let is_paused = paused
+            .get(dag.dag_id.as_str())
+            .copied()
+            .unwrap_or(dag.is_paused_upon_creation);
+        // oldest on the left, newest on the right, as Airflow draws them
+        let mut runs = recent.remove(dag.dag_id.as_str()).unwrap_or_default();
+        runs.reverse();
+        dags.push(DagRow {
+            dag_id: dag.dag_id.to_string(),
+            url: view::dag_url(dag.dag_id.as_str()),
+            description: dag.description.clone(),
+            schedule_words: words::schedule(&dag.timetable),
+            cron: dag
+                .timetable
+                .schedule
+                .as_ref()
+                .map(|c| c.expr().to_string()),
+            timezone: dag.timetable.timezone.name().to_string(),
+            next_run: next.map(|n| view::time(n.run_after)),
+            paused: is_paused,
+            fileloc: dag.fileloc.display().to_string(),
+            tasks: dag.tasks.len(),
+            runs,
+        });
+    }
+    let import_errors = bag
+        .import_errors
+        .iter()
+        .map(|e| ImportErrorView {
+            file: e.file.display().to_string(),
+            errors: e.errors.iter().map(ToString::to_string).collect(),
+        })
+        .collect();
+    let warnings = bag
+        .dags
+        .values()
+        .flat_map(|d| d.warnings.iter().map(ToString::to_string))
+        .collect();
+    Ok(render::page(
+        &web.ui.env,
+        "dags.html",
+        DagsPage {
+            chrome: web.chrome(&session),
+            dags,
+            import_errors,
+            warnings,
+            loading: web.app.dags.loaded_at().is_none(),
+            now: view::time(now),
+        },
+    ))
+}
