@@ -28,3 +28,4 @@ mod scheduler;
 mod secrets;
 mod support;
 mod validation;
+mod web;
