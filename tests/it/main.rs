@@ -8,6 +8,7 @@ mod connections;
 mod control;
 mod crash;
 mod daemon;
+mod dag_loading;
 mod dag_warnings;
 mod databricks;
 mod databricks_client;
