@@ -355,8 +355,15 @@ pub async fn log(
     } else {
         match tokio::fs::read(&attempt.log_path).await {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            // the try has started but written nothing yet
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+            // a try that ended without a log (it could not be created, as
+            // when airless was out of file descriptors) still says why
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => match &attempt.error {
+                Some(error) if attempt.end_date.is_some() => {
+                    format!("the try's log could not be written\ntry failed: {error}\n")
+                }
+                // the try has started but written nothing yet
+                _ => String::new(),
+            },
             Err(err) => {
                 return Err(ApiError::internal(&format!(
                     "cannot read the log {}: {err}",

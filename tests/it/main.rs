@@ -16,6 +16,7 @@ mod databricks_crash;
 mod emulate;
 mod engine;
 mod fakes;
+mod fd_exhaustion;
 mod hostile_api;
 mod hostile_dags;
 mod ingest;
