@@ -14,11 +14,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::AppState;
 use crate::config::Config;
-use crate::dag::{DagBag, DagRegistry};
+use crate::dag::DagRegistry;
 use crate::engine::{Control, Engine, EngineSettings, Launcher};
 use crate::model::{Clock, OwnerKind, SystemClock};
 
-/// A daemon ready to serve: state opened, DAGs loaded, nothing running yet.
+/// A daemon ready to serve: state opened, nothing loaded or running yet.
 pub struct App {
     config: Config,
     control: Control,
@@ -71,39 +71,6 @@ pub async fn build(config: Config, env: BTreeMap<String, String>) -> anyhow::Res
     })
 }
 
-/// Loads the DAG folder off the async runtime (a big or slow file never
-/// stalls the API), records its versions and puts back the last good
-/// version of each broken file.
-async fn load_dags(config: &Config, control: &Control) -> anyhow::Result<DagBag> {
-    let folder = config.dags_folder.clone();
-    let max_dag_file_size = config.max_dag_file_size;
-    let mut bag = tokio::task::spawn_blocking(move || {
-        let options = crate::dag::bag::LoadOptions {
-            max_dag_file_size,
-            previous: None,
-        };
-        DagBag::load_with(&folder, &options)
-    })
-    .await
-    .context("the DAG loader stopped")?
-    .with_context(|| {
-        format!(
-            "cannot read the DAG folder {}",
-            config.dags_folder.display()
-        )
-    })?;
-    control.register_dags(&bag).await?;
-    control.restore_last_good(&mut bag).await?;
-    tracing::info!(dags = bag.dags.len(), import_errors = bag.import_errors.len(), folder = %config.dags_folder.display(), "DAGs loaded");
-    for error in bag.errors() {
-        tracing::warn!("import error: {error}");
-    }
-    for warning in bag.warnings() {
-        tracing::warn!("{warning}");
-    }
-    Ok(bag)
-}
-
 impl App {
     /// The door this daemon changes state through (tests subscribe to it).
     pub fn control(&self) -> &Control {
@@ -111,10 +78,12 @@ impl App {
     }
 
     /// Runs until `shutdown` completes: the HTTP API on `listener` first
-    /// (`/health` says the DAGs are loading), then the DAG folder is loaded,
-    /// runs left unfinished are adopted, and the scheduler, the lease keeper
-    /// and the folder watcher start. Then: stop taking work, let running
-    /// tries finish within `shutdown_grace`, give up every lease.
+    /// (`/health` says the DAGs are loading until every file is parsed), the
+    /// scheduler and the lease keeper, then the DAG folder is loaded file by
+    /// file (each DAG served, scheduled and its unfinished runs adopted as
+    /// its file finishes), then the folder watcher starts. Then: stop taking
+    /// work, let running tries finish within `shutdown_grace`, give up every
+    /// lease. A DAG folder that cannot be read stops it with that error.
     pub async fn run(
         self,
         listener: tokio::net::TcpListener,
@@ -162,31 +131,8 @@ impl App {
             server_stop.clone(),
         ));
 
-        tokio::pin!(shutdown);
-        let loaded = tokio::select! {
-            loaded = load_dags(&config, &control) => loaded,
-            () = &mut shutdown => {
-                root.cancel();
-                let _ = server.await;
-                control.stop().await?;
-                return Ok(());
-            }
-        };
-        let bag = match loaded {
-            Ok(bag) => bag,
-            Err(err) => {
-                root.cancel();
-                let _ = server.await;
-                let _ = control.stop().await;
-                return Err(err);
-            }
-        };
-        registry.replace(bag);
-        // restart safety: runs left running resume before anything new is scheduled
-        let adopted = crate::engine::recovery::adopt_runs(&control, &registry, &launcher).await?;
-        if adopted > 0 {
-            tracing::info!(runs = adopted, "resuming runs left unfinished");
-        }
+        // the scheduler runs while the folder loads: each DAG is scheduled
+        // (and its unfinished runs adopted) as soon as its file is parsed
         let scheduler = crate::scheduler::Scheduler::new(
             registry.clone(),
             launcher.clone(),
@@ -195,19 +141,41 @@ impl App {
         let scheduler_task = tokio::spawn(scheduler.run(root.child_token()));
         let leases = tokio::spawn(launcher.clone().keep_leases(root.child_token()));
         let checkpoints = tokio::spawn(checkpoint_wal(control.clone(), root.child_token()));
-        let watcher_task = tokio::spawn(crate::scheduler::watch::watch_dag_folder(
+        let processor = crate::scheduler::dag_processor::DagProcessor::new(
             config.dags_folder.clone(),
             config.max_dag_file_size,
             registry.clone(),
             launcher.clone(),
-            root.child_token(),
-        ));
-
-        shutdown.await;
+        );
+        tokio::pin!(shutdown);
+        let loaded = tokio::select! {
+            loaded = processor.load(None, &root) => Some(loaded),
+            () = &mut shutdown => None,
+        };
+        let stopped = loaded.is_none();
+        let mut failed = None;
+        let watcher_task = match loaded {
+            Some(Ok(_)) => Some(tokio::spawn(crate::scheduler::watch::watch_dag_folder(
+                config.dags_folder.clone(),
+                processor,
+                registry.clone(),
+                root.child_token(),
+            ))),
+            Some(Err(err)) => {
+                failed = Some(anyhow::Error::new(err));
+                None
+            }
+            None => None,
+        };
+        if !stopped && failed.is_none() {
+            shutdown.await;
+        }
         tracing::info!(grace = ?config.shutdown_grace, "shutting down: no new work; running tries may finish");
         root.cancel();
         let _ = scheduler_task.await;
-        let _ = watcher_task.await;
+        if let Some(watcher_task) = watcher_task {
+            let _ = watcher_task.await;
+        }
         let _ = checkpoints.await;
         let _ = leases.await;
         if launcher.shutdown(config.shutdown_grace).await {
@@ -223,7 +191,10 @@ impl App {
         if let Err(err) = server.await {
             tracing::warn!("the API server task failed: {err}");
         }
-        Ok(())
+        match failed {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 }
 

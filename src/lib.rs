@@ -10,7 +10,8 @@
 //! - [`api`]: the Airflow-compatible HTTP API (`/api/v1`, `/health`,
 //!   `/metrics`): parse → command door or reads → DTO; errors mapped once
 //! - [`scheduler`]: *when* a run starts (timetables, catchup, queued runs,
-//!   adoption) and the DAG-folder watcher
+//!   adoption), the DAG processor (files parsed in parallel, DAGs published
+//!   as files finish) and the DAG-folder watcher
 //! - [`engine`]: *how* a run proceeds: `control` is the one door that changes
 //!   state and publishes events; the run driver, leases, trigger rules,
 //!   templates, recovery
@@ -22,7 +23,8 @@
 //!   module with SQL, and only the command door gets the write side
 //! - [`dag`]: YAML files → validated, immutable `Dag`s: `yaml` (one pass,
 //!   positions kept, PyYAML's anchors and merges), spec, validation, `template`
-//!   checks, graph, timetable, bag (folder, ownership, size cap), registry
+//!   checks, graph, timetable, bag (folder, ownership, size cap), folder (a
+//!   load whose files finish one by one), registry
 //! - [`port`]: Airflow DAG files and live MWAA environments → airless YAML
 //! - [`config`]: typed settings from `airless.toml` and `AIRLESS_*`
 //! - [`model`]: plain records and rules shared by every layer: ids, states

@@ -1,24 +1,22 @@
 //! `/api/v1/dags/{dag_id}/dagRuns`: the manual trigger, listing (`~` for
 //! every DAG), one run, and setting a run's state (`failed` cancels it).
 
-
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Deserialize;
 
 use super::AppState;
-use crate::engine::actions;
 use super::dto::{DagRunCollection, DagRunJson, iso};
 use super::error::ApiError;
 use super::extract::{Body, PAGE_LIMIT, Params, Segments, body_range, body_time};
 use super::form::{Field, Form, Kind, escaped, py_str};
 use crate::dag::DataInterval;
 use crate::engine::RunRequest;
+use crate::engine::actions;
 use crate::model::{DagId, RunId, RunState};
 use crate::model::{DagRun, RunType};
 use crate::store::{Bounds, DagRunOrder, DagRunQuery};
-
 
 /// `GET /api/v1/dags/{dag_id}/dagRuns`; `dag_id` `~` lists every DAG's runs.
 /// Airflow's filters: `state` (repeatable), and inclusive date-time ranges

@@ -1,4 +1,5 @@
-//! `/api/v1/dags` (list, get, pause/unpause) and `/api/v1/importErrors`.
+//! `/api/v1/dags` (list, get, pause/unpause), `/api/v1/importErrors` and
+//! `/api/v1/dagWarnings`: what the last load of the DAG folder found.
 
 use std::collections::BTreeMap;
 
@@ -7,12 +8,15 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use super::AppState;
-use crate::engine::actions;
-use super::dto::{DagCollection, DagJson, ImportErrorCollection, ImportErrorJson, Iso};
+use super::dto::{
+    DagCollection, DagJson, DagWarningCollection, DagWarningJson, ImportErrorCollection,
+    ImportErrorJson, Iso,
+};
 use super::error::ApiError;
 use super::extract::{Body, Params, Segments};
 use super::form::{Field, Form, Kind, py_str};
 use crate::dag::{Dag, DagBag};
+use crate::engine::actions;
 use crate::model::DagId;
 use crate::model::DagRecord;
 
@@ -200,6 +204,79 @@ pub async fn import_errors(
     let total_entries = errors.len();
     Ok(Json(ImportErrorCollection {
         import_errors: errors
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect(),
+        total_entries,
+    }))
+}
+
+/// `GET /api/v1/dagWarnings`: the warnings of the DAGs loaded now (a
+/// trigger's conf in a shell script), replaced whenever the folder is
+/// reloaded. Filters `dag_id` and `warning_type`; `order_by` one of
+/// `dag_id`, `warning_type`, `message`, `timestamp` (the default), `-` first
+/// for descending. A warning's timestamp is when its DAG was last parsed.
+pub async fn dag_warnings(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<DagWarningCollection>, ApiError> {
+    let (limit, offset) = params.page()?;
+    let (field, descending) = params.order_by("timestamp");
+    if !matches!(field, "dag_id" | "warning_type" | "message" | "timestamp") {
+        return Err(ApiError::bad_request(format!(
+            "Ordering with {} is disallowed or the attribute does not exist on the model",
+            py_str(field)
+        )));
+    }
+    let dag_id = params.get("dag_id").filter(|id| !id.is_empty());
+    let warning_type = params.get("warning_type").filter(|t| !t.is_empty());
+    let bag = state.dags.snapshot();
+    let parsed: BTreeMap<DagId, chrono::DateTime<chrono::Utc>> = state
+        .reader()
+        .dags()
+        .await?
+        .into_iter()
+        .filter_map(|row| Some((row.dag_id.clone(), row.last_parsed_at?)))
+        .collect();
+    let fallback = state.dags.loaded_at().unwrap_or(state.started_at);
+    let mut warnings: Vec<DagWarningJson> = bag
+        .dags
+        .values()
+        .filter(|dag| dag_id.is_none_or(|id| dag.dag_id.as_str() == id))
+        .flat_map(|dag| {
+            let timestamp = parsed.get(&dag.dag_id).copied().unwrap_or(fallback);
+            dag.warnings.iter().filter_map(move |warning| {
+                Some(DagWarningJson {
+                    dag_id: dag.dag_id.to_string(),
+                    warning_type: warning.warning_type()?.as_str(),
+                    message: warning.to_string(),
+                    timestamp: Iso(timestamp),
+                })
+            })
+        })
+        .filter(|warning| warning_type.is_none_or(|t| warning.warning_type == t))
+        .collect();
+    // a stable order: the field asked for, then the DAG and the message
+    warnings.sort_by(|a, b| {
+        let by_field = match field {
+            "dag_id" => a.dag_id.cmp(&b.dag_id),
+            "warning_type" => a.warning_type.cmp(b.warning_type),
+            "message" => a.message.cmp(&b.message),
+            _ => a.timestamp.0.cmp(&b.timestamp.0),
+        };
+        let by_field = if descending {
+            by_field.reverse()
+        } else {
+            by_field
+        };
+        by_field
+            .then_with(|| a.dag_id.cmp(&b.dag_id))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    let total_entries = warnings.len();
+    Ok(Json(DagWarningCollection {
+        dag_warnings: warnings
             .into_iter()
             .skip(offset as usize)
             .take(limit as usize)

@@ -298,6 +298,23 @@ pub struct ImportErrorCollection {
     pub total_entries: usize,
 }
 
+/// Airflow's `DagWarning`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DagWarningJson {
+    pub dag_id: String,
+    pub warning_type: &'static str,
+    /// Where and what, as `dags validate` prints it: `file:line:col:
+    /// warning: message — hint`.
+    pub message: String,
+    pub timestamp: Iso,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DagWarningCollection {
+    pub dag_warnings: Vec<DagWarningJson>,
+    pub total_entries: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

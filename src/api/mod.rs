@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/dags", get(dags::list))
         .route("/api/v1/dags/{dag_id}", get(dags::get).patch(dags::patch))
         .route("/api/v1/importErrors", get(dags::import_errors))
+        .route("/api/v1/dagWarnings", get(dags::dag_warnings))
         .route(
             "/api/v1/dags/{dag_id}/dagRuns",
             get(dag_runs::list).post(dag_runs::trigger),

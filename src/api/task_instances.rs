@@ -13,7 +13,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use crate::engine::actions::{self, ClearSelection};
 use super::dto::{
     Iso, TaskInstanceCollection, TaskInstanceJson, TaskInstanceReference,
     TaskInstanceReferenceCollection,
@@ -22,6 +21,7 @@ use super::error::ApiError;
 use super::extract::{Body, PAGE_LIMIT, Params, Segments, body_range, body_time};
 use super::form::{Field, Form, Kind, field_message, py_str};
 use crate::dag::Dag;
+use crate::engine::actions::{self, ClearSelection};
 use crate::model::{DagId, RunId, TaskId, TaskState};
 use crate::model::{DagRun, TaskInstance};
 use crate::store::{Bounds, TaskInstanceOrder, TaskInstanceQuery};
@@ -351,7 +351,7 @@ pub async fn log(
             )),
         ));
     };
-    let content = crate::kinds::log::read_log(&attempt.log_path, 0, u64::MAX)
+    let content = crate::kinds::log::read_try_log(attempt, 0, u64::MAX)
         .await
         .map_err(|err| {
             ApiError::internal(&format!("cannot read the log {}: {err}", attempt.log_path))

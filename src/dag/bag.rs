@@ -3,7 +3,7 @@
 //! belongs to the file that held it first; a file too large, a broken
 //! symlink or a symlink loop is an import error like any other.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,10 +50,18 @@ impl Default for LoadOptions<'_> {
 }
 
 /// One file's outcome before dag_ids are shared out.
-struct Loaded {
-    file: PathBuf,
-    modified: Option<SystemTime>,
-    outcome: Result<Arc<Dag>, Vec<DagError>>,
+#[derive(Debug, Clone)]
+pub struct FileLoad {
+    pub(super) file: PathBuf,
+    pub(super) modified: Option<SystemTime>,
+    pub(super) outcome: Result<Arc<Dag>, Vec<DagError>>,
+}
+
+impl FileLoad {
+    /// The file this is the outcome of.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
 }
 
 impl DagBag {
@@ -74,7 +82,7 @@ impl DagBag {
         } else {
             vec![path.to_path_buf()]
         };
-        let loaded: Vec<Loaded> = files.iter().map(|file| load_file(file, options)).collect();
+        let loaded: Vec<FileLoad> = files.iter().map(|file| load_file(file, options)).collect();
         Ok(share_out(loaded, options.previous))
     }
 
@@ -90,9 +98,10 @@ impl DagBag {
 }
 
 /// Reads and validates one file, reusing the previous bag's DAG when the
-/// file's text is the one it was loaded from.
-fn load_file(file: &Path, options: &LoadOptions<'_>) -> Loaded {
-    let fail = |error: DagError| Loaded {
+/// file's text is the one it was loaded from. Blocks while the file is
+/// read and parsed: call it off the async runtime.
+pub fn load_file(file: &Path, options: &LoadOptions<'_>) -> FileLoad {
+    let fail = |error: DagError| FileLoad {
         file: file.to_path_buf(),
         modified: None,
         outcome: Err(vec![error]),
@@ -126,7 +135,7 @@ fn load_file(file: &Path, options: &LoadOptions<'_>) -> Loaded {
         Some(dag) => Ok(dag),
         None => super::load_bytes(file, bytes).map(Arc::new),
     };
-    Loaded {
+    FileLoad {
         file: file.to_path_buf(),
         modified,
         outcome,
@@ -134,8 +143,9 @@ fn load_file(file: &Path, options: &LoadOptions<'_>) -> Loaded {
 }
 
 /// Gives each dag_id to one file; the other files that claim it become
-/// import errors.
-fn share_out(loaded: Vec<Loaded>, previous: Option<&DagBag>) -> DagBag {
+/// import errors. The decision depends on `loaded` as a set (and on
+/// `previous`), never on the order the files finished in.
+pub(super) fn share_out(loaded: Vec<FileLoad>, previous: Option<&DagBag>) -> DagBag {
     // claimants of each dag_id, by their index in `loaded`
     let mut claims: HashMap<DagId, Vec<usize>> = HashMap::new();
     for (i, item) in loaded.iter().enumerate() {
@@ -143,12 +153,13 @@ fn share_out(loaded: Vec<Loaded>, previous: Option<&DagBag>) -> DagBag {
             claims.entry(dag.dag_id.clone()).or_default().push(i);
         }
     }
+    let present: HashSet<&Path> = loaded.iter().map(|l| l.file.as_path()).collect();
     let mut owner_of: HashMap<DagId, PathBuf> = HashMap::new();
     for (dag_id, claimants) in &claims {
         let held = previous
             .and_then(|bag| bag.dags.get(dag_id))
             .map(|dag| dag.fileloc.clone())
-            .filter(|file| loaded.iter().any(|l| &l.file == file));
+            .filter(|file| present.contains(file.as_path()));
         let owner = held.unwrap_or_else(|| {
             let first = claimants
                 .iter()

@@ -20,12 +20,31 @@ pub struct DagError {
 }
 
 /// An error keeps the file from loading; a warning is printed beside a DAG
-/// that loads.
+/// that loads (and served by `/api/v1/dagWarnings`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Severity {
     #[default]
     Error,
-    Warning,
+    Warning(WarningType),
+}
+
+/// What a warning is about: Airflow's `DagWarningType`, with airless's own
+/// kinds of warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WarningType {
+    /// A template puts a trigger's `conf` (or `params`, which a conf
+    /// overrides) into a shell script.
+    ShellInjection,
+}
+
+impl WarningType {
+    /// The name the API serves, in the words of Airflow's own
+    /// (`non-existent pool`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningType::ShellInjection => "shell injection",
+        }
+    }
 }
 
 impl DagError {
@@ -39,10 +58,15 @@ impl DagError {
         }
     }
 
-    /// A warning: the DAG still loads.
-    pub fn warning(file: &Path, pos: Option<Pos>, message: impl Into<String>) -> Self {
+    /// A warning of `kind`: the DAG still loads.
+    pub fn warning(
+        file: &Path,
+        pos: Option<Pos>,
+        kind: WarningType,
+        message: impl Into<String>,
+    ) -> Self {
         DagError {
-            severity: Severity::Warning,
+            severity: Severity::Warning(kind),
             ..DagError::new(file, pos, message)
         }
     }
@@ -53,7 +77,15 @@ impl DagError {
     }
 
     pub fn is_warning(&self) -> bool {
-        self.severity == Severity::Warning
+        self.warning_type().is_some()
+    }
+
+    /// What the warning is about; `None` for an error.
+    pub fn warning_type(&self) -> Option<WarningType> {
+        match self.severity {
+            Severity::Warning(kind) => Some(kind),
+            Severity::Error => None,
+        }
     }
 }
 
@@ -132,6 +164,7 @@ mod tests {
         let warning = DagError::warning(
             Path::new("d.yaml"),
             Some(Pos { line: 3, column: 4 }),
+            WarningType::ShellInjection,
             "careful",
         )
         .hint("do this");

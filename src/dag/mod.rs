@@ -2,12 +2,13 @@
 //! positioned YAML document, `spec` mirrors the DAG keys, `validate` turns a
 //! file into a `Dag` or all its mistakes (`template` checks what templates
 //! use), `graph` wraps petgraph, `timetable` computes run times, `bag` loads
-//! a folder.
+//! a folder, `folder` keeps a load whose files finish one by one.
 //! Depends only on `model`; nothing downstream re-checks what is validated here.
 
 pub mod bag;
 pub mod duration;
 pub mod error;
+pub mod folder;
 pub mod graph;
 pub mod registry;
 pub mod source;
@@ -24,7 +25,8 @@ use std::time::Duration;
 use crate::model::{DagId, TaskId};
 
 pub use bag::{DEFAULT_MAX_DAG_FILE_SIZE, DagBag, ImportError, LoadOptions};
-pub use error::DagError;
+pub use error::{DagError, WarningType};
+pub use folder::FolderLoad;
 pub use graph::TaskGraph;
 pub use registry::DagRegistry;
 pub use spec::{

@@ -50,6 +50,17 @@ impl DagRegistry {
         self.snapshot().dags.get(dag_id).cloned()
     }
 
+    /// Installs the DAGs of a load still running (the files finished so
+    /// far): served and scheduled at once, while [`Self::loaded_at`] still
+    /// says when the last load finished (`None` during the first).
+    pub fn update(&self, partial: DagBag) {
+        let partial = Arc::new(partial);
+        match self.current.write() {
+            Ok(mut guard) => *guard = partial,
+            Err(poisoned) => *poisoned.into_inner() = partial,
+        }
+    }
+
     /// Installs a freshly loaded bag (in which the command door has put
     /// back the last good version of each DAG whose file is now broken).
     pub fn replace(&self, fresh: DagBag) {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::error::{DagError, suggest};
+use super::error::{DagError, WarningType, suggest};
 use super::graph::TaskGraph;
 use super::source::{Pos, SourceMap};
 use super::spec::{
@@ -954,6 +954,7 @@ fn injection_warning(file: &Path, pos: Option<Pos>, id: &str, inputs: &[String])
     DagError::warning(
         file,
         pos,
+        WarningType::ShellInjection,
         format!(
             "task `{id}`: `command` is a shell script that puts {} into it: shell injection, since {via}",
             shown.join(", ")

@@ -189,3 +189,27 @@ pub async fn read_log(path: &str, from: u64, max: u64) -> std::io::Result<LogChu
         size: start + bytes.len() as u64,
     })
 }
+
+/// A try's log from byte `from` (at most the last `max` bytes). A try that
+/// ended without a log file (it could not be created, as when airless was
+/// out of file descriptors) still says why it failed.
+pub async fn read_try_log(
+    attempt: &crate::model::TaskTry,
+    from: u64,
+    max: u64,
+) -> std::io::Result<LogChunk> {
+    let chunk = read_log(&attempt.log_path, from, max).await?;
+    if chunk.size == 0
+        && from == 0
+        && attempt.end_date.is_some()
+        && !Path::new(&attempt.log_path).exists()
+        && let Some(error) = &attempt.error
+    {
+        return Ok(LogChunk {
+            text: format!("the try's log could not be written\ntry failed: {error}\n"),
+            start: 0,
+            size: 0,
+        });
+    }
+    Ok(chunk)
+}

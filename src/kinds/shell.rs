@@ -64,9 +64,14 @@ pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
     {
         command.current_dir(cwd);
     }
-    let mut child = command
-        .spawn()
-        .map_err(|err| TaskError::transient("cannot start the command").caused_by(err))?;
+    let mut child = command.spawn().map_err(|err| {
+        let message = if is_out_of_descriptors(&err) {
+            "cannot start the command: airless is out of file descriptors (raise LimitNOFILE in its unit, or `ulimit -n`)"
+        } else {
+            "cannot start the command"
+        };
+        TaskError::transient(message).caused_by(err)
+    })?;
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
     ctx.log.line(&format!(
         "started process group {}",
@@ -128,6 +133,15 @@ pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
         ctx.log.line(&message);
         Err(TaskError::transient(message))
     }
+}
+
+/// Whether `err` says this process (EMFILE) or the whole system (ENFILE)
+/// has no file descriptor left: the try fails, airless carries on.
+fn is_out_of_descriptors(err: &std::io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(nix::libc::EMFILE | nix::libc::ENFILE)
+    )
 }
 
 /// SIGTERM to the whole group, SIGKILL if it is still there after the grace.

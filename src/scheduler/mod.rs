@@ -2,8 +2,11 @@
 //! timetable comes due (catchup, start/end dates, `max_active_runs`), and
 //! starts queued runs — scheduled, manual and backfill alike — within
 //! `max_active_runs`. Sleeps until the next due instant or a wake-up; never
-//! polls busily. Deciding what is due is pure ([`runs_to_create`]).
+//! polls busily. Deciding what is due is pure ([`runs_to_create`]). The DAG
+//! processor (`dag_processor`) loads the folder file by file; `watch`
+//! reloads it on change.
 
+pub mod dag_processor;
 pub mod watch;
 
 use std::collections::HashMap;

@@ -35,7 +35,11 @@ fn flag(form: &Fields, name: &str) -> bool {
 }
 
 /// Refuses a POST whose CSRF token is missing or not this session's.
-pub(super) fn check_csrf(web: &WebState, session: &Session, form: &Fields) -> Result<(), PageError> {
+pub(super) fn check_csrf(
+    web: &WebState,
+    session: &Session,
+    form: &Fields,
+) -> Result<(), PageError> {
     match field(form, "csrf") {
         Some(token) if web.ui.keys.csrf_matches(session, token) => Ok(()),
         Some(_) => Err(PageError::forbidden(
@@ -202,7 +206,9 @@ fn conf_of(dag: &Dag, form: &Fields) -> Result<Map<String, Value>, PageError> {
     if let Some(conf) = field(form, "conf_final") {
         return match serde_json::from_str::<Value>(conf) {
             Ok(Value::Object(map)) => Ok(map),
-            _ => Err(PageError::bad_request("The previewed conf is not a JSON object.")),
+            _ => Err(PageError::bad_request(
+                "The previewed conf is not a JSON object.",
+            )),
         };
     }
     let mut conf = Map::new();
@@ -271,7 +277,8 @@ pub async fn trigger(
             .dag(&dag.dag_id)
             .await?
             .map_or(dag.is_paused_upon_creation, |r| r.is_paused);
-        let conf_text = serde_json::to_string_pretty(&Value::Object(conf.clone())).unwrap_or_default();
+        let conf_text =
+            serde_json::to_string_pretty(&Value::Object(conf.clone())).unwrap_or_default();
         let mut summary = vec![format!(
             "This queues a manual run of {dag_id} now, with the conf below."
         )];
@@ -340,7 +347,9 @@ pub async fn pause(
         let (queued, running) = active.get(dag_id.as_str()).copied().unwrap_or((0, 0));
         let summary = if paused {
             vec![
-                format!("Pausing {dag_id} stops the scheduler from creating and starting its runs."),
+                format!(
+                    "Pausing {dag_id} stops the scheduler from creating and starting its runs."
+                ),
                 format!(
                     "{running} running run(s) go on to their end; {queued} queued run(s) wait until it is unpaused."
                 ),
@@ -355,7 +364,9 @@ pub async fn pause(
             vec![
                 format!("Unpausing {dag_id} lets the scheduler create and start its runs."),
                 match next {
-                    Some(at) => format!("Its next scheduled run starts at {at} UTC; {queued} queued run(s) start now."),
+                    Some(at) => format!(
+                        "Its next scheduled run starts at {at} UTC; {queued} queued run(s) start now."
+                    ),
                     None => format!("It has no scheduled runs; {queued} queued run(s) start now."),
                 },
             ]
@@ -397,7 +408,9 @@ pub async fn clear(
     if let Some(task) = task_id
         && dag.task_index(task).is_none()
     {
-        return Err(PageError::not_found(format!("{dag_id} has no task `{task}`.")));
+        return Err(PageError::not_found(format!(
+            "{dag_id} has no task `{task}`."
+        )));
     }
     let selection = ClearSelection {
         run_id: Some(run.run_id.clone()),
@@ -414,11 +427,19 @@ pub async fn clear(
         let mut summary = vec![match task_id {
             Some(task) => format!(
                 "This clears {task}{} in run {run_id}: each goes back to no status and runs again, with its retries renewed.",
-                if selection.include_downstream { " and every task downstream of it" } else { "" }
+                if selection.include_downstream {
+                    " and every task downstream of it"
+                } else {
+                    ""
+                }
             ),
             None => format!(
                 "This clears the {} tasks of run {run_id}: each goes back to no status and runs again, with its retries renewed.",
-                if flag(&form, "only_failed") { "failed" } else { "finished" }
+                if flag(&form, "only_failed") {
+                    "failed"
+                } else {
+                    "finished"
+                }
             ),
         }];
         if run.state.is_finished() {
@@ -439,7 +460,14 @@ pub async fn clear(
                 summary,
                 items: candidates
                     .iter()
-                    .map(|c| format!("{} — {} (try {})", c.task_id, c.state.as_str(), c.try_number))
+                    .map(|c| {
+                        format!(
+                            "{} — {} (try {})",
+                            c.task_id,
+                            c.state.as_str(),
+                            c.try_number
+                        )
+                    })
                     .collect(),
                 button: "Clear".to_string(),
                 danger: true,
@@ -486,7 +514,8 @@ pub async fn mark(
             summary.push("It is running: a running task instance cannot be marked. Cancel the run or wait for the try to end.".to_string());
         }
         if run.state != RunState::Queued && !run.state.is_finished() {
-            summary.push("Its run is being driven: marks are refused until the run ends.".to_string());
+            summary
+                .push("Its run is being driven: marks are refused until the run ends.".to_string());
         }
         return Ok(preview(
             &web,

@@ -11,10 +11,7 @@ const JS: &str = include_str!("assets/airless.js");
 
 /// A short hash of both assets: their URLs change when they do.
 pub fn version() -> String {
-    let digest = Sha256::new()
-        .chain_update(CSS)
-        .chain_update(JS)
-        .finalize();
+    let digest = Sha256::new().chain_update(CSS).chain_update(JS).finalize();
     digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 

@@ -40,10 +40,7 @@ fn safe_next(next: Option<&str>) -> &str {
 }
 
 /// `GET /login`.
-pub async fn form(
-    State(web): State<WebState>,
-    Query(query): Query<Next>,
-) -> Response {
+pub async fn form(State(web): State<WebState>, Query(query): Query<Next>) -> Response {
     if !web.ui.keys.login_required {
         return Redirect::to("/").into_response();
     }
@@ -60,14 +57,10 @@ pub async fn form(
 
 /// `POST /login`: a right token sets the session cookie and goes on to
 /// `next`; a wrong one shows the form again, 401.
-pub async fn submit(
-    State(web): State<WebState>,
-    Form(login): Form<Login>,
-) -> Response {
+pub async fn submit(State(web): State<WebState>, Form(login): Form<Login>) -> Response {
     let next = safe_next(login.next.as_deref());
     let tokens = &web.app.api_tokens;
-    if !tokens.is_empty()
-        && crate::api::auth::token_matches(tokens, login.token.trim().as_bytes())
+    if !tokens.is_empty() && crate::api::auth::token_matches(tokens, login.token.trim().as_bytes())
     {
         let (value, _) = web.ui.keys.issue(chrono::Utc::now());
         let mut response = Redirect::to(next).into_response();

@@ -95,7 +95,10 @@ pub fn router(app: AppState) -> Router {
         .route("/dags/{dag_id}/pause", post(actions::pause))
         .route(&format!("{run}/clear"), post(actions::clear))
         .route(&format!("{run}/cancel"), post(actions::cancel))
-        .route(&format!("{run}/tasks/{{task_id}}/mark"), post(actions::mark))
+        .route(
+            &format!("{run}/tasks/{{task_id}}/mark"),
+            post(actions::mark),
+        )
         .route("/ui/events", get(live::events))
         .route("/logout", post(login::logout))
         .route_layer(middleware::from_fn_with_state(

@@ -33,11 +33,7 @@ pub fn environment() -> Environment<'static> {
 
 /// Renders `name` with `context`. (A page's script refreshes its live
 /// parts by fetching the page again and swapping the `data-live` elements.)
-pub fn page(
-    env: &Environment<'static>,
-    name: &str,
-    context: impl Serialize,
-) -> Response {
+pub fn page(env: &Environment<'static>, name: &str, context: impl Serialize) -> Response {
     let rendered = env
         .get_template(name)
         .and_then(|template| template.render(&context));

@@ -53,8 +53,12 @@ impl Keys {
             if getrandom::fill(&mut key).is_err() {
                 // no entropy source: a key from the clock and the process
                 // still differs per run; sessions only guard CSRF here
-                key = Sha256::digest(format!("{:?}{}", std::time::SystemTime::now(), std::process::id()))
-                    .into();
+                key = Sha256::digest(format!(
+                    "{:?}{}",
+                    std::time::SystemTime::now(),
+                    std::process::id()
+                ))
+                .into();
             }
             key
         } else {

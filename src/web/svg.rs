@@ -102,7 +102,11 @@ pub fn draw(dag: &Dag, states: &[NodeState]) -> String {
         } else {
             id.to_string()
         };
-        let label = format!("{id}: {} task, {}", task.kind.name(), state.replace('_', " "));
+        let label = format!(
+            "{id}: {} task, {}",
+            task.kind.name(),
+            state.replace('_', " ")
+        );
         if let Some(url) = &node.url {
             let _ = write!(svg, r#"<a href="{}">"#, escape(url));
         }
@@ -146,6 +150,9 @@ mod tests {
 
     #[test]
     fn markup_in_ids_is_escaped() {
-        assert_eq!(escape(r#"<a href="x">&"#), "&lt;a href=&quot;x&quot;&gt;&amp;");
+        assert_eq!(
+            escape(r#"<a href="x">&"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;"
+        );
     }
 }

@@ -36,7 +36,10 @@ mod tests {
     fn common_schedules_read_as_a_person_would_say_them() {
         assert_eq!(cron_words("0 0 * * *"), "At 00:00");
         assert_eq!(cron_words("*/5 * * * *"), "Every 5 minutes");
-        assert_eq!(cron_words("30 9 * * 1-5"), "At 09:30, Monday through Friday");
+        assert_eq!(
+            cron_words("30 9 * * 1-5"),
+            "At 09:30, Monday through Friday"
+        );
         assert_eq!(cron_words("0 * * * *"), "Every hour");
     }
 }

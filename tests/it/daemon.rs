@@ -35,6 +35,29 @@ impl Daemon {
     /// It binds port 0 and the address is read from its log: no free-port
     /// race (`AIRLESS_BIND` in `env` overrides the address).
     pub async fn start_with_env(dir: &Path, env: &[(&str, &str)]) -> Daemon {
+        let daemon = Self::start_serving(dir, env, None).await;
+        // the port opens first; the DAG folder is loaded then
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !dags_loaded(&daemon.base).await {
+            assert!(
+                Instant::now() < deadline,
+                "serve does not answer at {} with its DAGs loaded",
+                daemon.base
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        daemon
+    }
+
+    /// Starts it as [`Daemon::start_with_env`] does, but returns as soon as
+    /// it serves, its DAG folder perhaps still loading. With `open_files`,
+    /// it runs under that limit on open files, soft and hard alike (so it
+    /// cannot raise it).
+    pub async fn start_serving(
+        dir: &Path,
+        env: &[(&str, &str)],
+        open_files: Option<u64>,
+    ) -> Daemon {
         let log_path = dir.join("daemon.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -42,8 +65,23 @@ impl Daemon {
             .open(&log_path)
             .unwrap();
         let offset = log.metadata().unwrap().len() as usize;
-        let child = Command::new(env!("CARGO_BIN_EXE_airless"))
-            .arg("serve")
+        let mut command = match open_files {
+            Some(limit) => {
+                let mut command = Command::new("bash");
+                command
+                    .arg("-c")
+                    .arg(r#"ulimit -n "$1" && exec "$0" serve"#)
+                    .arg(env!("CARGO_BIN_EXE_airless"))
+                    .arg(limit.to_string());
+                command
+            }
+            None => {
+                let mut command = Command::new(env!("CARGO_BIN_EXE_airless"));
+                command.arg("serve");
+                command
+            }
+        };
+        let child = command
             .current_dir(dir)
             .env("AIRLESS_BIND", "127.0.0.1:0")
             .env("AIRLESS_SHUTDOWN_GRACE", "2s")
@@ -73,15 +111,6 @@ impl Daemon {
             assert!(
                 Instant::now() < deadline && daemon.child.try_wait().unwrap().is_none(),
                 "serve did not start: {text}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        // the port opens first; the DAG folder is loaded then
-        while !dags_loaded(&daemon.base).await {
-            assert!(
-                Instant::now() < deadline,
-                "serve does not answer at {} with its DAGs loaded",
-                daemon.base
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -3,17 +3,21 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod browser;
 mod cli;
 mod connections;
 mod control;
 mod crash;
 mod daemon;
+mod dag_loading;
+mod dag_warnings;
 mod databricks;
 mod databricks_client;
 mod databricks_crash;
 mod emulate;
 mod engine;
 mod fakes;
+mod fd_exhaustion;
 mod hostile_api;
 mod hostile_dags;
 mod ingest;

@@ -27,7 +27,7 @@ params:
 tasks:
   - task_id: extract
     kind: shell
-    command: "echo extracting; sleep {{{{ conf.get('pause', 0) }}}}"
+    command: "echo extracting; sleep {{{{ conf.pause | default(0) }}}}"
   - task_id: check
     kind: shell
     depends_on: [extract]
@@ -50,7 +50,11 @@ pub(crate) async fn start(tokens: Option<&str>) -> (tempfile::TempDir, TestApp) 
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("dags")).unwrap();
     std::fs::write(dir.path().join("dags/flaky.yaml"), flaky_dag(dir.path())).unwrap();
-    std::fs::write(dir.path().join("dags/broken.yaml"), "dag_id: broken\ntasks: [\n").unwrap();
+    std::fs::write(
+        dir.path().join("dags/broken.yaml"),
+        "dag_id: broken\ntasks: [\n",
+    )
+    .unwrap();
     let vars: Vec<(&str, &str)> = tokens
         .map(|t| vec![("AIRLESS_API_TOKENS", t)])
         .unwrap_or_default();
@@ -94,7 +98,10 @@ impl Browser {
             .send()
             .await
             .unwrap();
-        (response.status(), response.text().await.unwrap())
+        // minijinja writes `/` in attributes as `&#x2f;`; a browser reads
+        // it back as `/`
+        let status = response.status();
+        (status, text(response).await)
     }
 
     async fn csrf(&self) -> String {
@@ -111,6 +118,10 @@ impl Browser {
             .await
             .unwrap()
     }
+}
+
+async fn text(response: reqwest::Response) -> String {
+    response.text().await.unwrap().replace("&#x2f;", "/")
 }
 
 fn session_cookie(response: &reqwest::Response) -> String {
@@ -138,8 +149,7 @@ async fn api(app: &TestApp, path: &str) -> Value {
 }
 
 async fn runs_of(app: &TestApp, dag: &str) -> Vec<Value> {
-    api(app, &format!("/api/v1/dags/{dag}/dagRuns"))
-        .await["dag_runs"]
+    api(app, &format!("/api/v1/dags/{dag}/dagRuns")).await["dag_runs"]
         .as_array()
         .unwrap()
         .clone()
@@ -164,9 +174,13 @@ async fn the_dags_page_shows_schedules_in_words_runs_and_import_errors() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("At 06:00, Monday through Friday"), "{page}");
     assert!(page.contains("<code>0 6 * * 1-5</code>"));
-    assert!(page.contains("2030-01-01 06:00:00"), "the next run: {page}");
+    // the first interval, 2030-01-01 06:00 → 01-02 06:00, starts at its end
+    assert!(page.contains("2030-01-02 06:00:00"), "the next run: {page}");
     assert!(page.contains("broken.yaml"), "the import error's file");
-    assert!(page.contains("broken.yaml:3:1"), "the import error's place: {page}");
+    assert!(
+        page.contains("broken.yaml:2:8: the `[` that opens here is never closed"),
+        "the import error's place and words: {page}"
+    );
     assert!(page.contains("no runs yet"));
     app.stop().await;
 }
@@ -199,7 +213,10 @@ async fn a_trigger_is_previewed_then_queued_with_the_forms_conf() {
     assert!(preview.contains("&quot;rows&quot;: 7"), "{preview}");
     assert!(preview.contains("&quot;verbose&quot;: true"));
     assert!(preview.contains("&quot;note&quot;: &quot;from the form&quot;"));
-    assert!(runs_of(&app, "flaky").await.is_empty(), "a preview queues nothing");
+    assert!(
+        runs_of(&app, "flaky").await.is_empty(),
+        "a preview queues nothing"
+    );
 
     // confirming posts the previewed conf
     let conf_final = {
@@ -213,12 +230,19 @@ async fn a_trigger_is_previewed_then_queued_with_the_forms_conf() {
     let done = browser
         .post(
             "/dags/flaky/trigger",
-            &[("csrf", &csrf), ("conf_final", &conf_final), ("confirm", "yes")],
+            &[
+                ("csrf", &csrf),
+                ("conf_final", &conf_final),
+                ("confirm", "yes"),
+            ],
         )
         .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     let location = done.headers()[LOCATION].to_str().unwrap().to_string();
-    assert!(location.starts_with("/dags/flaky/runs/manual__"), "{location}");
+    assert!(
+        location.starts_with("/dags/flaky/runs/manual__"),
+        "{location}"
+    );
     let runs = runs_of(&app, "flaky").await;
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["conf"]["rows"], 7);
@@ -233,7 +257,11 @@ async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing() {
     let browser = Browser::visit(&app.base).await;
     for form in [
         vec![("confirm", "yes"), ("conf_final", "{}")],
-        vec![("confirm", "yes"), ("conf_final", "{}"), ("csrf", "0123456789abcdef")],
+        vec![
+            ("confirm", "yes"),
+            ("conf_final", "{}"),
+            ("csrf", "0123456789abcdef"),
+        ],
     ] {
         let refused = browser.post("/dags/flaky/trigger", &form).await;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
@@ -244,7 +272,10 @@ async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing() {
         );
     }
     let refused = browser
-        .post("/dags/flaky/pause", &[("paused", "true"), ("confirm", "yes")])
+        .post(
+            "/dags/flaky/pause",
+            &[("paused", "true"), ("confirm", "yes")],
+        )
         .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     // another session's token is not this one's
@@ -287,15 +318,20 @@ async fn clear_and_mark_are_previewed_then_done_through_the_door() {
             "/dags/flaky/runs/r1/clear",
             &[("csrf", &csrf), ("task_id", "check"), ("downstream", "on")],
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
+    let preview = text(preview).await;
     assert!(preview.contains("Clear 2 task instance(s)?"), "{preview}");
     assert!(preview.contains("check — failed (try 1)"));
     assert!(preview.contains("load — upstream_failed (try 0)"));
-    assert!(!preview.contains("optional —"), "optional is not downstream of check");
-    assert_eq!(runs_of(&app, "flaky").await[0]["state"], "failed", "a preview clears nothing");
+    assert!(
+        !preview.contains("optional —"),
+        "optional is not downstream of check"
+    );
+    assert_eq!(
+        runs_of(&app, "flaky").await[0]["state"],
+        "failed",
+        "a preview clears nothing"
+    );
 
     std::fs::write(dir.path().join("flag"), "").unwrap();
     let done = browser
@@ -312,9 +348,11 @@ async fn clear_and_mark_are_previewed_then_done_through_the_door() {
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     crate::daemon::wait_for("load to succeed", Duration::from_secs(30), async || {
         let tis = api(&app, "/api/v1/dags/flaky/dagRuns/r1/taskInstances").await;
-        tis["task_instances"].as_array().unwrap().iter().any(|t| {
-            t["task_id"] == "load" && t["state"] == "success"
-        })
+        tis["task_instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["task_id"] == "load" && t["state"] == "success")
     })
     .await;
     let run = wait_for_run_end(&app, "flaky").await;
@@ -326,10 +364,8 @@ async fn clear_and_mark_are_previewed_then_done_through_the_door() {
             "/dags/flaky/runs/r1/tasks/optional/mark",
             &[("csrf", &csrf), ("state", "success")],
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
+    let preview = text(preview).await;
     assert!(preview.contains("optional — failed → success"), "{preview}");
     let done = browser
         .post(
@@ -349,18 +385,24 @@ async fn pause_is_previewed_then_set() {
     let browser = Browser::visit(&app.base).await;
     let csrf = browser.csrf().await;
     let preview = browser
-        .post("/dags/flaky/pause", &[("csrf", &csrf), ("paused", "true"), ("back", "/")])
-        .await
-        .text()
-        .await
-        .unwrap();
+        .post(
+            "/dags/flaky/pause",
+            &[("csrf", &csrf), ("paused", "true"), ("back", "/")],
+        )
+        .await;
+    let preview = text(preview).await;
     assert!(preview.contains("Pause flaky?"), "{preview}");
     assert!(preview.contains("stops the scheduler"));
     assert_eq!(api(&app, "/api/v1/dags/flaky").await["is_paused"], false);
     let done = browser
         .post(
             "/dags/flaky/pause",
-            &[("csrf", &csrf), ("paused", "true"), ("back", "/"), ("confirm", "yes")],
+            &[
+                ("csrf", &csrf),
+                ("paused", "true"),
+                ("back", "/"),
+                ("confirm", "yes"),
+            ],
         )
         .await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
@@ -370,7 +412,12 @@ async fn pause_is_previewed_then_set() {
     let done = browser
         .post(
             "/dags/flaky/pause",
-            &[("csrf", &csrf), ("paused", "false"), ("back", "//evil.example"), ("confirm", "yes")],
+            &[
+                ("csrf", &csrf),
+                ("paused", "false"),
+                ("back", "//evil.example"),
+                ("confirm", "yes"),
+            ],
         )
         .await;
     assert_eq!(done.headers()[LOCATION], "/dags/flaky");
@@ -383,12 +430,36 @@ async fn bad_addresses_and_queries_get_a_page_that_says_what_is_wrong() {
     let (_dir, app) = start(None).await;
     let browser = Browser::visit(&app.base).await;
     for (path, status, words) in [
-        ("/dags/nope", StatusCode::NOT_FOUND, "There is no DAG `nope` in the DAG folder."),
-        ("/dags/flaky/runs/nope", StatusCode::NOT_FOUND, "DAG `flaky` has no run `nope`."),
-        ("/dags/flaky?runs=lots", StatusCode::BAD_REQUEST, "`runs` must be a whole number of 0 or more, not `lots`"),
-        ("/dags/flaky?from=2026-13-01", StatusCode::BAD_REQUEST, "`from` must be a date like 2026-12-31, not `2026-13-01`"),
-        ("/dags/flaky?state=done", StatusCode::BAD_REQUEST, "`state` must be queued, running, success or failed, not `done`"),
-        ("/dags/%3Cscript%3E", StatusCode::NOT_FOUND, "There is no DAG `&lt;script&gt;`"),
+        (
+            "/dags/nope",
+            StatusCode::NOT_FOUND,
+            "There is no DAG `nope` in the DAG folder.",
+        ),
+        (
+            "/dags/flaky/runs/nope",
+            StatusCode::NOT_FOUND,
+            "DAG `flaky` has no run `nope`.",
+        ),
+        (
+            "/dags/flaky?runs=lots",
+            StatusCode::BAD_REQUEST,
+            "`runs` must be a whole number of 0 or more, not `lots`",
+        ),
+        (
+            "/dags/flaky?from=2026-13-01",
+            StatusCode::BAD_REQUEST,
+            "`from` must be a date like 2026-12-31, not `2026-13-01`",
+        ),
+        (
+            "/dags/flaky?state=done",
+            StatusCode::BAD_REQUEST,
+            "`state` must be queued, running, success or failed, not `done`",
+        ),
+        (
+            "/dags/%3Cscript%3E",
+            StatusCode::NOT_FOUND,
+            "There is no DAG `&lt;script&gt;`",
+        ),
     ] {
         let (got, page) = browser.get(path).await;
         assert_eq!(got, status, "{path}: {page}");
@@ -489,7 +560,11 @@ async fn the_event_stream_says_when_a_dag_changes() {
 async fn with_tokens_the_ui_asks_for_a_login_and_keeps_a_signed_session() {
     let (_dir, app) = start(Some("s3cret,other")).await;
     let http = client();
-    let response = http.get(format!("{}/dags/flaky", app.base)).send().await.unwrap();
+    let response = http
+        .get(format!("{}/dags/flaky", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/login?next=%2Fdags%2Fflaky");
     let page = http
@@ -509,7 +584,13 @@ async fn with_tokens_the_ui_asks_for_a_login_and_keeps_a_signed_session() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    assert!(wrong.text().await.unwrap().contains("That token is not one of the API tokens."));
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("That token is not one of the API tokens.")
+    );
 
     // each token logs in on its own
     let right = http

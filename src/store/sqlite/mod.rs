@@ -50,6 +50,9 @@ const IDLE_BEFORE_TRUNCATE: chrono::Duration = chrono::Duration::seconds(5);
 /// (readers are waited for), so it never grows without bound.
 const WAL_RESTART_AT: u64 = 16 * 1024 * 1024;
 
+/// Connections to the database, at most.
+const POOL_SIZE: u32 = 4;
+
 impl SqliteStore {
     /// Opens the database at `path`. Read-write: created if missing, WAL,
     /// every migration applied, SQLite's automatic checkpoints off (the
@@ -88,8 +91,13 @@ impl SqliteStore {
                 options.read_only(true).immutable(!wal_path(path).exists())
             }
         };
+        // connections are kept once opened (and the daemon's are all
+        // opened below): one opened later, when the process is out of file
+        // descriptors, would fail a state change
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(POOL_SIZE)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options)
             .await
             .map_err(open_error)?;
@@ -101,6 +109,12 @@ impl SqliteStore {
                     path: path.display().to_string(),
                     message: err.to_string(),
                 })?;
+            // one after the other, once the database is recovered and
+            // migrated: opened together they could find it busy
+            let mut opened = Vec::with_capacity(POOL_SIZE as usize);
+            for _ in 0..POOL_SIZE {
+                opened.push(pool.acquire().await.map_err(open_error)?);
+            }
         }
         Ok(SqliteStore {
             pool,

@@ -8,8 +8,8 @@ use sqlx::Row;
 use super::SqliteStore;
 use super::rows::{Rec, parsed};
 use crate::model::{
-    DagId, DagRecord, DagRun, DagVersion, Owner, RunId, RunState, RunType, TaskId, TaskInstance, TaskState,
-    TaskTry,
+    DagId, DagRecord, DagRun, DagVersion, Owner, RunId, RunState, RunType, TaskId, TaskInstance,
+    TaskState, TaskTry,
 };
 use crate::store::{
     ClearCandidate, DagRunOrder, DagRunQuery, StateRead, StoreError, StoreMetrics,

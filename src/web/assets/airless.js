@@ -47,6 +47,9 @@
     if (!stream || source || !window.EventSource) return;
     source = new EventSource(stream);
     source.addEventListener("change", function () { schedule(150); });
+    // what changed between the page being drawn and the stream opening
+    // (or while it was reconnecting) is caught up once
+    source.addEventListener("open", function () { schedule(50); });
   }
 
   function close() {

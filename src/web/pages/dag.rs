@@ -36,15 +36,11 @@ pub struct DagQuery {
 fn whole(name: &str, value: Option<&str>, default: i64) -> Result<i64, PageError> {
     match value.map(str::trim) {
         None | Some("") => Ok(default),
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| {
-                PageError::bad_request(format!(
-                    "`{name}` must be a whole number of 0 or more, not `{text}`"
-                ))
-            }),
+        Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            PageError::bad_request(format!(
+                "`{name}` must be a whole number of 0 or more, not `{text}`"
+            ))
+        }),
     }
 }
 
@@ -191,9 +187,11 @@ pub async fn page(
 
     // the graph, coloured by the chosen run or the newest one
     let selected: Option<DagRun> = match query.run_id.as_deref().filter(|r| !r.is_empty()) {
-        Some(run_id) => reader
-            .find_dag_run(&id, &crate::model::RunId::new(run_id))
-            .await?,
+        Some(run_id) => {
+            reader
+                .find_dag_run(&id, &crate::model::RunId::new(run_id))
+                .await?
+        }
         None => grid_runs.last().cloned(),
     };
     let graph = {
@@ -277,7 +275,9 @@ pub async fn page(
             states: &states,
             run_types: &run_types,
             logical_date: Bounds {
-                gte: from.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| Utc.from_utc_datetime(&t)),
+                gte: from
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|t| Utc.from_utc_datetime(&t)),
                 lte: to
                     .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 999))
                     .map(|t| Utc.from_utc_datetime(&t)),

@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::kinds::log::read_log;
+use crate::kinds::log::read_try_log;
 use crate::model::{DagId, RunId, TaskState};
 use crate::web::session::Session;
 use crate::web::view::{self, StateView};
@@ -57,7 +57,9 @@ pub async fn page(
     Query(query): Query<LogQuery>,
 ) -> Result<Response, PageError> {
     let try_number: u32 = try_number.parse().map_err(|_| {
-        PageError::bad_request(format!("A try is a whole number from 1, not `{try_number}`."))
+        PageError::bad_request(format!(
+            "A try is a whole number from 1, not `{try_number}`."
+        ))
     })?;
     let reader = web.app.reader();
     let run = reader
@@ -69,9 +71,7 @@ pub async fn page(
         .await?
         .into_iter()
         .find(|ti| ti.task_id.as_str() == task_id)
-        .ok_or_else(|| {
-            PageError::not_found(format!("Run `{run_id}` has no task `{task_id}`."))
-        })?;
+        .ok_or_else(|| PageError::not_found(format!("Run `{run_id}` has no task `{task_id}`.")))?;
     let tries = reader.task_tries(ti.id).await?;
     let attempt = tries
         .iter()
@@ -88,11 +88,13 @@ pub async fn page(
     };
 
     if query.download.is_some() {
-        let chunk = read_log(&attempt.log_path, 0, u64::MAX)
+        let chunk = read_try_log(attempt, 0, u64::MAX)
             .await
             .map_err(read_error)?;
-        let name = format!("{dag_id}.{run_id}.{task_id}.{try_number}.log")
-            .replace(|c: char| !(c.is_ascii_alphanumeric() || "._-+".contains(c)), "_");
+        let name = format!("{dag_id}.{run_id}.{task_id}.{try_number}.log").replace(
+            |c: char| !(c.is_ascii_alphanumeric() || "._-+".contains(c)),
+            "_",
+        );
         let mut response = chunk.text.into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -106,7 +108,7 @@ pub async fn page(
     }
     if let Some(from) = query.from {
         // the tail: what was written since byte `from`
-        let chunk = read_log(&attempt.log_path, from, PAGE_LOG_BYTES)
+        let chunk = read_try_log(attempt, from, PAGE_LOG_BYTES)
             .await
             .map_err(read_error)?;
         let mut response = chunk.text.into_response();
@@ -124,7 +126,7 @@ pub async fn page(
         return Ok(response);
     }
 
-    let chunk = read_log(&attempt.log_path, 0, PAGE_LOG_BYTES)
+    let chunk = read_try_log(attempt, 0, PAGE_LOG_BYTES)
         .await
         .map_err(read_error)?;
     let page_url = |n: u32| view::log_url(&dag_id, &run_id, &task_id, n);

@@ -90,7 +90,9 @@ pub async fn page(
     } else {
         web.app.control().holder_of(&run).await?
     };
-    let span_start = run.start_date.or_else(|| instances.iter().filter_map(|t| t.start_date).min());
+    let span_start = run
+        .start_date
+        .or_else(|| instances.iter().filter_map(|t| t.start_date).min());
     let span_end = run.end_date.unwrap_or(now);
     let span = span_start
         .map(|s| (span_end - s).num_milliseconds().max(1) as f64)
@@ -101,7 +103,10 @@ pub async fn page(
         .map(|ti| {
             let kind = dag
                 .as_ref()
-                .and_then(|d| d.task_index(ti.task_id.as_str()).map(|i| d.tasks[i].kind.name()))
+                .and_then(|d| {
+                    d.task_index(ti.task_id.as_str())
+                        .map(|i| d.tasks[i].kind.name())
+                })
                 .unwrap_or("");
             let (bar_left, bar_width) = match (span_start, ti.start_date) {
                 (Some(s), Some(t)) => {
@@ -146,9 +151,8 @@ pub async fn page(
                     .external_url
                     .clone()
                     .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
-                log_url: (ti.try_number > 0).then(|| {
-                    view::log_url(&dag_id, &run_id, ti.task_id.as_str(), ti.try_number)
-                }),
+                log_url: (ti.try_number > 0)
+                    .then(|| view::log_url(&dag_id, &run_id, ti.task_id.as_str(), ti.try_number)),
                 can_clear: finished_run && ti.state.is_finished(),
                 can_mark: driven_by.is_none()
                     && !web.app.launcher.is_active(run.id)
