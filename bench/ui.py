@@ -3,14 +3,14 @@
 100 tasks, 100 runs each, one try per instance), the server time of the DAGs
 page and of a DAG page whose grid is 100 tasks x 25 runs (with its graph,
 history and YAML), p50 and p99 over 200 requests per page, 3 rounds (median
-round reported); the weight of each page without cache (HTML + CSS + JS, no
-compression); the daemon's RSS after the run and its peak.
+round reported); the weight of each page without cache (its HTML as sent
+uncompressed and gzipped, and the CSS + JS); the daemon's RSS after the run and its peak.
 
 Usage: bench/ui.py [--quick]    (builds the release binary first;
        AIRLESS_BIN=path benchmarks that binary instead; stdlib only,
        loopback only). --quick: 10 DAGs, 50 requests, 1 round.
 """
-import datetime, http.client, os, platform, signal, socket, sqlite3, statistics, subprocess, sys, tempfile, time, urllib.request
+import datetime, http.client, json, os, platform, signal, socket, sqlite3, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = "--quick" in sys.argv
@@ -59,7 +59,7 @@ class Daemon:
         while time.time() < deadline:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if b'"dag_processor":{"status":"healthy"' in r.read().replace(b" ", b""):
+                    if json.load(r)["dag_processor"]["status"] == "healthy":
                         return
             except OSError:
                 pass
@@ -150,6 +150,16 @@ def timed(port, path, n):
     return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))], size, body
 
 
+def gzip_weight(port, path):
+    """The bytes a browser receives for `path` (it asks for gzip)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return len(body)
+
+
 def asset_weight(port, html):
     total = 0
     for name in ("airless.css", "airless.js"):
@@ -183,18 +193,18 @@ def main():
         for name, path in pages.items():
             p50, p99, size, body = timed(port, path, REQUESTS)
             results[name].append((p50, p99))
-            weights[name] = (size, asset_weight(port, body))
+            weights[name] = (size, gzip_weight(port, path), asset_weight(port, body))
     rss, peak = daemon.memory()
     daemon.stop()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
     print(f"history: {DAGS} DAGs x {RUNS} runs x {TASKS} tasks = {tis:,} task instances, {runs:,} runs")
     print(f"{REQUESTS} requests per page per round, {ROUNDS} round(s); median round shown\n")
-    print(f"{'page':40} {'p50 ms':>8} {'p99 ms':>8} {'HTML KiB':>9} {'+CSS/JS KiB':>12}")
+    print(f"{'page':40} {'p50 ms':>8} {'p99 ms':>8} {'HTML KiB':>9} {'gzipped':>8} {'+CSS/JS KiB':>12}")
     for name in pages:
         rounds = sorted(results[name])
         p50, p99 = rounds[len(rounds) // 2]
-        html, assets = weights[name]
-        print(f"{name:40} {p50:8.1f} {p99:8.1f} {html / 1024:9.1f} {assets / 1024:12.1f}")
+        html, gz, assets = weights[name]
+        print(f"{name:40} {p50:8.1f} {p99:8.1f} {html / 1024:9.1f} {gz / 1024:8.1f} {assets / 1024:12.1f}")
     print(f"\nRSS after the run: {rss}; peak RSS: {peak}")
 
 

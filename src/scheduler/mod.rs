@@ -51,11 +51,20 @@ pub async fn next_run(
     if dag.timetable.schedule.is_none() {
         return Ok(None);
     }
-    let last = reader
-        .last_scheduled_interval(&dag.dag_id)
-        .await?
-        .map(|(start, end)| DataInterval { start, end });
-    Ok(dag.timetable.next_run_info(last, now))
+    let last = reader.last_scheduled_interval(&dag.dag_id).await?;
+    Ok(next_run_after(dag, last, now))
+}
+
+/// The next run the scheduler will create for `dag` after the scheduled
+/// run whose data interval was `last`.
+pub fn next_run_after(
+    dag: &Dag,
+    last: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+) -> Option<RunInfo> {
+    dag.timetable.schedule.as_ref()?;
+    let last = last.map(|(start, end)| DataInterval { start, end });
+    dag.timetable.next_run_info(last, now)
 }
 
 #[derive(Debug, Clone)]

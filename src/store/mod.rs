@@ -29,8 +29,8 @@ use crate::model::{
     TaskId, TaskInstance, TaskState, TaskTry,
 };
 pub use query::{
-    Bounds, ClearCandidate, DagRunOrder, DagRunQuery, StoreMetrics, TaskInstanceOrder,
-    TaskInstancePage, TaskInstanceQuery,
+    Bounds, ClearCandidate, DagRunOrder, DagRunQuery, RunSummary, StoreMetrics, TaskCellState,
+    TaskInstanceOrder, TaskInstancePage, TaskInstanceQuery,
 };
 
 /// What can go wrong with the state store, in our terms.
@@ -191,12 +191,13 @@ pub trait StateRead: Send + Sync + std::fmt::Debug {
     async fn task_tries(&self, ti_id: i64) -> Result<Vec<TaskTry>, StoreError>;
     /// The `per_dag` newest runs (by logical date) of every DAG, grouped by
     /// DAG, newest first within each.
-    async fn recent_runs(&self, per_dag: i64) -> Result<Vec<DagRun>, StoreError>;
-    /// The task instances of the runs `dag_run_ids`, by run then creation.
-    async fn task_instances_of_runs(
+    async fn recent_runs(&self, per_dag: i64) -> Result<Vec<RunSummary>, StoreError>;
+    /// The data interval of every DAG's newest scheduled run, by dag_id.
+    async fn last_scheduled_intervals(
         &self,
-        dag_run_ids: &[i64],
-    ) -> Result<Vec<TaskInstance>, StoreError>;
+    ) -> Result<HashMap<String, (DateTime<Utc>, DateTime<Utc>)>, StoreError>;
+    /// The state and tries of every task instance of the runs `dag_run_ids`.
+    async fn task_cells(&self, dag_run_ids: &[i64]) -> Result<Vec<TaskCellState>, StoreError>;
     /// Every try of every task instance of one run, with its task's id, by
     /// task instance then try number.
     async fn tries_of_run(&self, dag_run_id: i64) -> Result<Vec<(TaskId, TaskTry)>, StoreError>;

@@ -125,3 +125,37 @@ pub struct StoreMetrics {
     /// Started runs: (dag, seconds from due to start summed, count).
     pub scheduling_delays: Vec<(DagId, f64, i64)>,
 }
+
+/// What a run's square or grid column shows: a DagRun without its conf,
+/// interval and lease (the DAGs page reads 25 per DAG).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    pub id: i64,
+    pub dag_id: DagId,
+    pub run_id: RunId,
+    pub run_type: RunType,
+    pub state: RunState,
+    pub logical_date: DateTime<Utc>,
+}
+
+impl From<&DagRun> for RunSummary {
+    fn from(run: &DagRun) -> Self {
+        RunSummary {
+            id: run.id,
+            dag_id: run.dag_id.clone(),
+            run_id: run.run_id.clone(),
+            run_type: run.run_type,
+            state: run.state,
+            logical_date: run.logical_date,
+        }
+    }
+}
+
+/// What a grid cell shows: a task instance's state and tries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskCellState {
+    pub dag_run_id: i64,
+    pub task_id: TaskId,
+    pub state: TaskState,
+    pub try_number: u32,
+}

@@ -84,15 +84,8 @@ impl IntoResponse for PageError {
         let body = format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · airless</title><link rel=\"stylesheet\" href=\"/ui/assets/{}/airless.css\"></head><body><header class=\"top\"><a class=\"brand\" href=\"/\">airless</a></header><main><h1>{title}</h1><p class=\"error-message\" role=\"alert\">{}</p><p><a href=\"/\">Back to the DAGs</a></p></main></body></html>",
             super::assets::version(),
-            escape(&self.message)
+            super::html::escape(&self.message)
         );
         (self.status, Html(body)).into_response()
     }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

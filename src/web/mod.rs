@@ -10,6 +10,7 @@
 mod actions;
 mod assets;
 mod error;
+mod html;
 mod live;
 mod login;
 mod pages;
@@ -110,6 +111,9 @@ pub fn router(app: AppState) -> Router {
         .route("/ui/assets/{version}/{name}", get(assets::serve))
         .merge(pages)
         .layer(middleware::map_response(guard_headers))
+        // a grid of 100 tasks x 25 runs is mostly the same markup: gzip
+        // sends it at a tenth of its size
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(DefaultBodyLimit::max(MAX_FORM))
         .with_state(web)
 }

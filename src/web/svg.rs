@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use super::html::escape;
 use crate::dag::Dag;
 
 const BOX_W: usize = 176;
@@ -126,22 +127,6 @@ pub fn draw(dag: &Dag, states: &[NodeState]) -> String {
     }
     svg.push_str("</svg>");
     svg
-}
-
-/// `text` safe inside SVG text and attributes.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::{DagRun, TaskInstance};
+use crate::store::{RunSummary, TaskCellState};
 
 /// A state as a page shows it: its name (the CSS class and the tooltip)
 /// and an icon, so states differ without colour too.
@@ -119,7 +119,7 @@ pub struct RunCell {
 }
 
 impl RunCell {
-    pub fn new(run: &DagRun) -> RunCell {
+    pub fn new(run: &RunSummary) -> RunCell {
         RunCell {
             run_id: run.run_id.to_string(),
             url: run_url(run.dag_id.as_str(), run.run_id.as_str()),
@@ -129,9 +129,9 @@ impl RunCell {
             short_date: short_time(run.logical_date),
             title: format!(
                 "{} · {} · {}",
-                run.run_id,
+                short_time(run.logical_date),
                 run.state.as_str(),
-                time(run.logical_date)
+                run.run_id
             ),
         }
     }
@@ -147,7 +147,7 @@ pub struct TaskCell {
 }
 
 impl TaskCell {
-    pub fn new(run: &DagRun, ti: &TaskInstance) -> TaskCell {
+    pub fn new(run: &RunSummary, ti: &TaskCellState) -> TaskCell {
         let st = state(ti.state.as_str());
         let url = if ti.try_number > 0 {
             log_url(
@@ -160,9 +160,13 @@ impl TaskCell {
             run_url(run.dag_id.as_str(), run.run_id.as_str())
         };
         TaskCell {
+            // the column's head names the run; the date tells which one
             title: format!(
                 "{} · {} · {} · try {}",
-                ti.task_id, run.run_id, st.label, ti.try_number
+                ti.task_id,
+                short_time(run.logical_date),
+                st.label,
+                ti.try_number
             ),
             state: st,
             tries: ti.try_number,
@@ -181,6 +185,17 @@ mod tests {
         assert_eq!(duration(42.0), "42 s");
         assert_eq!(duration(184.0), "3 m 04 s");
         assert_eq!(duration(7500.0), "2 h 05 m");
+    }
+
+    #[test]
+    fn links_hold_nothing_html_would_read_as_markup() {
+        // the templates write these links unescaped
+        let url = log_url("d<\"&'>", "r \"x\"&<", "t'&", 3);
+        assert!(
+            url.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.~%/".contains(c)),
+            "{url}"
+        );
     }
 
     #[test]

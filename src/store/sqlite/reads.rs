@@ -12,8 +12,8 @@ use crate::model::{
     TaskState, TaskTry,
 };
 use crate::store::{
-    ClearCandidate, DagRunOrder, DagRunQuery, StateRead, StoreError, StoreMetrics,
-    TaskInstanceOrder, TaskInstancePage, TaskInstanceQuery,
+    ClearCandidate, DagRunOrder, DagRunQuery, RunSummary, StateRead, StoreError, StoreMetrics,
+    TaskCellState, TaskInstanceOrder, TaskInstancePage, TaskInstanceQuery,
 };
 
 fn order_column(order: DagRunOrder) -> &'static str {
@@ -396,11 +396,12 @@ impl StateRead for SqliteStore {
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
-    async fn recent_runs(&self, per_dag: i64) -> Result<Vec<DagRun>, StoreError> {
+    async fn recent_runs(&self, per_dag: i64) -> Result<Vec<RunSummary>, StoreError> {
         // one indexed walk per DAG (dag_id, logical_date), never a sort of
         // the whole history
-        let rows = sqlx::query_as::<_, Rec<DagRun>>(
-            "SELECT r.* FROM dags d JOIN dag_runs r ON r.id IN (
+        let rows = sqlx::query_as::<_, (i64, String, String, String, String, DateTime<Utc>)>(
+            "SELECT r.id, r.dag_id, r.run_id, r.run_type, r.state, r.logical_date
+             FROM dags d JOIN dag_runs r ON r.id IN (
                  SELECT id FROM dag_runs WHERE dag_id = d.dag_id
                  ORDER BY logical_date DESC, id DESC LIMIT ?1)
              ORDER BY r.dag_id, r.logical_date DESC, r.id DESC",
@@ -408,22 +409,61 @@ impl StateRead for SqliteStore {
         .bind(per_dag)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        rows.into_iter()
+            .map(|(id, dag_id, run_id, run_type, state, logical_date)| {
+                Ok(RunSummary {
+                    id,
+                    dag_id: DagId::new(dag_id),
+                    run_id: RunId::new(run_id),
+                    run_type: RunType::parse(&run_type)
+                        .ok_or_else(|| StoreError::Corrupt(format!("run type `{run_type}`")))?,
+                    state: state
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt(format!("run state `{state}`")))?,
+                    logical_date,
+                })
+            })
+            .collect()
     }
 
-    async fn task_instances_of_runs(
+    async fn last_scheduled_intervals(
         &self,
-        dag_run_ids: &[i64],
-    ) -> Result<Vec<TaskInstance>, StoreError> {
+    ) -> Result<HashMap<String, (DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+        let rows = sqlx::query_as::<_, (String, DateTime<Utc>, DateTime<Utc>)>(
+            "SELECT r.dag_id, r.data_interval_start, r.data_interval_end
+             FROM dags d JOIN dag_runs r ON r.id = (
+                 SELECT id FROM dag_runs WHERE dag_id = d.dag_id AND run_type = 'scheduled'
+                 ORDER BY logical_date DESC LIMIT 1)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(dag, start, end)| (dag, (start, end)))
+            .collect())
+    }
+
+    async fn task_cells(&self, dag_run_ids: &[i64]) -> Result<Vec<TaskCellState>, StoreError> {
         let ids = serde_json::Value::from(dag_run_ids.to_vec()).to_string();
-        let rows = sqlx::query_as::<_, Rec<TaskInstance>>(
-            "SELECT * FROM task_instances
-             WHERE dag_run_id IN (SELECT value FROM json_each(?1)) ORDER BY dag_run_id, id",
+        let rows = sqlx::query_as::<_, (i64, String, String, u32)>(
+            "SELECT dag_run_id, task_id, state, try_number FROM task_instances
+             WHERE dag_run_id IN (SELECT value FROM json_each(?1))",
         )
         .bind(ids)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        rows.into_iter()
+            .map(|(dag_run_id, task_id, state, try_number)| {
+                Ok(TaskCellState {
+                    dag_run_id,
+                    task_id: TaskId::new(task_id),
+                    state: state
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt(format!("task state `{state}`")))?,
+                    try_number,
+                })
+            })
+            .collect()
     }
 
     async fn tries_of_run(&self, dag_run_id: i64) -> Result<Vec<(TaskId, TaskTry)>, StoreError> {

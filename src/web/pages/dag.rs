@@ -10,12 +10,12 @@ use axum::response::Response;
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{DagId, DagRun, RunState, RunType, TaskInstance};
-use crate::store::{Bounds, DagRunOrder, DagRunQuery};
+use crate::model::{DagId, RunState, RunType};
+use crate::store::{Bounds, DagRunOrder, DagRunQuery, RunSummary, TaskCellState};
 use crate::web::session::Session;
 use crate::web::svg::{self, NodeState};
 use crate::web::view::{self, RunCell, TaskCell};
-use crate::web::{Chrome, PageError, WebState, render, words};
+use crate::web::{Chrome, PageError, WebState, html, render, words};
 
 /// Grid widths one can pick; the default is 25.
 const GRID_WIDTHS: &[i64] = &[10, 25, 50, 100, 365];
@@ -61,7 +61,8 @@ fn day(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, PageError> 
 struct GridRow {
     task_id: String,
     kind: &'static str,
-    cells: Vec<Option<TaskCell>>,
+    /// The row's cells' markup ([`html::grid_cells`]).
+    cells: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -142,7 +143,7 @@ pub async fn page(
     // the grid: the newest `width` runs from `offset`, oldest on the left
     let width = whole("runs", query.runs.as_deref(), 25)?.clamp(1, 365);
     let offset = whole("offset", query.offset.as_deref(), 0)?;
-    let (mut grid_runs, total_runs) = reader
+    let (newest_first, total_runs) = reader
         .dag_run_page(&DagRunQuery {
             dag_ids: Some(&ids),
             states: &[],
@@ -157,63 +158,62 @@ pub async fn page(
             offset,
         })
         .await?;
-    grid_runs.reverse();
+    let grid_runs: Vec<RunSummary> = newest_first.iter().rev().map(RunSummary::from).collect();
     let run_ids: Vec<i64> = grid_runs.iter().map(|r| r.id).collect();
-    let mut instances: HashMap<(i64, String), TaskInstance> = reader
-        .task_instances_of_runs(&run_ids)
-        .await?
-        .into_iter()
-        .map(|ti| ((ti.dag_run_id, ti.task_id.to_string()), ti))
+    let fetched = reader.task_cells(&run_ids).await?;
+    let cells: HashMap<(i64, &str), &TaskCellState> = fetched
+        .iter()
+        .map(|c| ((c.dag_run_id, c.task_id.as_str()), c))
         .collect();
-    let order = dag.graph.topological_order();
-    let grid = order
+    let grid = dag
+        .graph
+        .topological_order()
         .iter()
         .map(|&t| {
             let task = &dag.tasks[t];
             GridRow {
                 task_id: task.task_id.to_string(),
                 kind: task.kind.name(),
-                cells: grid_runs
-                    .iter()
-                    .map(|run| {
-                        instances
-                            .get(&(run.id, task.task_id.to_string()))
-                            .map(|ti| TaskCell::new(run, ti))
-                    })
-                    .collect(),
+                cells: html::grid_cells(
+                    &grid_runs
+                        .iter()
+                        .map(|run| {
+                            cells
+                                .get(&(run.id, task.task_id.as_str()))
+                                .map(|ti| TaskCell::new(run, ti))
+                        })
+                        .collect::<Vec<_>>(),
+                ),
             }
         })
         .collect();
 
     // the graph, coloured by the chosen run or the newest one
-    let selected: Option<DagRun> = match query.run_id.as_deref().filter(|r| !r.is_empty()) {
-        Some(run_id) => {
-            reader
-                .find_dag_run(&id, &crate::model::RunId::new(run_id))
-                .await?
-        }
+    let selected: Option<RunSummary> = match query.run_id.as_deref().filter(|r| !r.is_empty()) {
+        Some(run_id) => reader
+            .find_dag_run(&id, &crate::model::RunId::new(run_id))
+            .await?
+            .as_ref()
+            .map(RunSummary::from),
         None => grid_runs.last().cloned(),
     };
     let graph = {
         let states: Vec<NodeState> = match &selected {
             Some(run) => {
-                let tis: HashMap<String, TaskInstance> = if run_ids.contains(&run.id) {
-                    instances
-                        .drain()
-                        .filter(|((r, _), _)| *r == run.id)
-                        .map(|((_, t), ti)| (t, ti))
-                        .collect()
+                let own = if run_ids.contains(&run.id) {
+                    Vec::new()
                 } else {
-                    reader
-                        .task_instances(run.id)
-                        .await?
-                        .into_iter()
-                        .map(|ti| (ti.task_id.to_string(), ti))
-                        .collect()
+                    reader.task_cells(&[run.id]).await?
                 };
+                let of_run: HashMap<&str, &TaskCellState> = fetched
+                    .iter()
+                    .chain(own.iter())
+                    .filter(|c| c.dag_run_id == run.id)
+                    .map(|c| (c.task_id.as_str(), c))
+                    .collect();
                 dag.tasks
                     .iter()
-                    .map(|task| match tis.get(task.task_id.as_str()) {
+                    .map(|task| match of_run.get(task.task_id.as_str()) {
                         Some(ti) => {
                             let cell = TaskCell::new(run, ti);
                             NodeState {
@@ -294,7 +294,7 @@ pub async fn page(
     let history = history_runs
         .iter()
         .map(|run| HistoryRow {
-            run: RunCell::new(run),
+            run: RunCell::new(&RunSummary::from(run)),
             start: run.start_date.map(view::time).unwrap_or_default(),
             end: run.end_date.map(view::time).unwrap_or_default(),
             duration: view::seconds_between(run.start_date, run.end_date, now)

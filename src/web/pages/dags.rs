@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::web::session::Session;
 use crate::web::view::{self, RunCell};
-use crate::web::{Chrome, PageError, WebState, render, words};
+use crate::web::{Chrome, PageError, WebState, html, render, words};
 
 /// Squares per DAG.
 const RECENT_RUNS: i64 = 25;
@@ -27,7 +27,8 @@ struct DagRow {
     paused: bool,
     fileloc: String,
     tasks: usize,
-    runs: Vec<RunCell>,
+    /// The squares' markup ([`html::squares`]).
+    squares: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -61,9 +62,14 @@ pub async fn page(
             .or_default()
             .push(RunCell::new(&run));
     }
+    let last_intervals = reader.last_scheduled_intervals().await?;
     let mut dags = Vec::with_capacity(bag.dags.len());
     for dag in bag.dags.values() {
-        let next = crate::scheduler::next_run(reader, dag, now).await?;
+        let next = crate::scheduler::next_run_after(
+            dag,
+            last_intervals.get(dag.dag_id.as_str()).copied(),
+            now,
+        );
         let is_paused = paused
             .get(dag.dag_id.as_str())
             .copied()
@@ -86,7 +92,7 @@ pub async fn page(
             paused: is_paused,
             fileloc: dag.fileloc.display().to_string(),
             tasks: dag.tasks.len(),
-            runs,
+            squares: html::squares(&runs),
         });
     }
     let import_errors = bag

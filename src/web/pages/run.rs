@@ -171,7 +171,7 @@ pub async fn page(
             chrome: web.chrome(&session),
             dag_url: view::dag_url(&dag_id),
             dag_id,
-            run: RunCell::new(&run),
+            run: RunCell::new(&crate::store::RunSummary::from(&run)),
             run_type: run.run_type.as_str(),
             data_interval: format!(
                 "{} → {}",
