@@ -74,6 +74,8 @@ struct Preview {
     hidden: Vec<(String, String)>,
     cancel_url: String,
     nothing: bool,
+    /// Other previews of the same action: a label and the fields to post.
+    alternatives: Vec<(String, Vec<(String, String)>)>,
 }
 
 struct Plan {
@@ -83,6 +85,7 @@ struct Plan {
     button: String,
     danger: bool,
     nothing: bool,
+    alternatives: Vec<(String, Fields)>,
 }
 
 fn preview(
@@ -112,6 +115,7 @@ fn preview(
             hidden,
             cancel_url,
             nothing: plan.nothing,
+            alternatives: plan.alternatives,
         },
     )
 }
@@ -304,6 +308,7 @@ pub async fn trigger(
                 button: "Trigger".to_string(),
                 danger: false,
                 nothing: false,
+                alternatives: Vec::new(),
             },
         ));
     }
@@ -384,6 +389,7 @@ pub async fn pause(
                 button: if paused { "Pause" } else { "Unpause" }.to_string(),
                 danger: paused,
                 nothing: false,
+                alternatives: Vec::new(),
             },
         ));
     }
@@ -472,11 +478,52 @@ pub async fn clear(
                 button: "Clear".to_string(),
                 danger: true,
                 nothing,
+                alternatives: clear_alternatives(&form, task_id.is_some()),
             },
         ));
     }
     actions::clear(&web.app.launcher, &dag, &selection, false).await?;
     Ok(Redirect::to(&run_url).into_response())
+}
+
+/// The clear's other shapes, to preview instead: with or without the
+/// task's downstream, only the failed instances or every finished one.
+fn clear_alternatives(form: &Fields, one_task: bool) -> Vec<(String, Fields)> {
+    let with = |name: &str, on: bool| -> Fields {
+        let mut fields: Fields = form
+            .iter()
+            .filter(|(k, _)| k != name && k != "csrf" && k != "confirm")
+            .cloned()
+            .collect();
+        if on {
+            fields.push((name.to_string(), "on".to_string()));
+        }
+        fields
+    };
+    let mut alternatives = Vec::new();
+    if one_task {
+        let downstream = flag(form, "downstream");
+        alternatives.push((
+            if downstream {
+                "Without its downstream tasks"
+            } else {
+                "With its downstream tasks"
+            }
+            .to_string(),
+            with("downstream", !downstream),
+        ));
+    }
+    let only_failed = flag(form, "only_failed");
+    alternatives.push((
+        if only_failed {
+            "Every finished instance, not only failed ones"
+        } else {
+            "Only failed instances"
+        }
+        .to_string(),
+        with("only_failed", !only_failed),
+    ));
+    alternatives
 }
 
 // ------------------------------------------------------------------- mark
@@ -530,6 +577,7 @@ pub async fn mark(
                 button: format!("Mark {to}"),
                 danger: to == TaskState::Failed,
                 nothing: ti.state == to,
+                alternatives: Vec::new(),
             },
         ));
     }
@@ -583,6 +631,7 @@ pub async fn cancel(
                 button: "Cancel the run".to_string(),
                 danger: true,
                 nothing,
+                alternatives: Vec::new(),
             },
         ));
     }

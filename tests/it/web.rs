@@ -650,3 +650,54 @@ async fn with_tokens_the_ui_asks_for_a_login_and_keeps_a_signed_session() {
     assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_cancel_is_previewed_then_kills_the_running_try_and_fails_the_run() {
+    let (_dir, app) = start(None).await;
+    let browser = Browser::visit(&app.base).await;
+    let csrf = browser.csrf().await;
+    reqwest::Client::new()
+        .post(format!("{}/api/v1/dags/flaky/dagRuns", app.base))
+        .json(&serde_json::json!({"dag_run_id": "long", "conf": {"pause": 60}}))
+        .send()
+        .await
+        .unwrap();
+    crate::daemon::wait_for("extract to run", Duration::from_secs(30), async || {
+        let ti = api(
+            &app,
+            "/api/v1/dags/flaky/dagRuns/long/taskInstances/extract",
+        )
+        .await;
+        ti["state"] == "running"
+    })
+    .await;
+    let preview = browser
+        .post("/dags/flaky/runs/long/cancel", &[("csrf", &csrf)])
+        .await;
+    let preview = text(preview).await;
+    assert!(preview.contains("Cancel run long?"), "{preview}");
+    assert!(preview.contains("extract — running → its running try is killed and fails"));
+    assert!(preview.contains("check — none → skipped"), "{preview}");
+    assert_eq!(
+        api(&app, "/api/v1/dags/flaky/dagRuns/long").await["state"],
+        "running"
+    );
+    let done = browser
+        .post(
+            "/dags/flaky/runs/long/cancel",
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        api(&app, "/api/v1/dags/flaky/dagRuns/long").await["state"],
+        "failed"
+    );
+    let extract = api(
+        &app,
+        "/api/v1/dags/flaky/dagRuns/long/taskInstances/extract",
+    )
+    .await;
+    assert_eq!(extract["state"], "failed");
+    app.stop().await;
+}
