@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::dag::Dag;
 use crate::store::{RunSummary, TaskCellState};
 
 /// A state as a page shows it: its name (the CSS class and the tooltip)
@@ -104,6 +105,36 @@ pub fn log_url(dag_id: &str, run_id: &str, task_id: &str, try_number: u32) -> St
         run_url(dag_id, run_id),
         url_encode(task_id)
     )
+}
+
+/// What the DAGs page's row and the DAG page's heading both say of a DAG.
+#[derive(Debug, Clone, Serialize)]
+pub struct DagHeading {
+    pub dag_id: String,
+    pub url: String,
+    pub description: Option<String>,
+    pub schedule_words: String,
+    pub cron: Option<String>,
+    pub timezone: String,
+    pub fileloc: String,
+}
+
+impl DagHeading {
+    pub fn new(dag: &Dag) -> DagHeading {
+        DagHeading {
+            dag_id: dag.dag_id.to_string(),
+            url: dag_url(dag.dag_id.as_str()),
+            description: dag.description.clone(),
+            schedule_words: super::words::schedule(&dag.timetable),
+            cron: dag
+                .timetable
+                .schedule
+                .as_ref()
+                .map(|c| c.expr().to_string()),
+            timezone: dag.timetable.timezone.name().to_string(),
+            fileloc: dag.fileloc.display().to_string(),
+        }
+    }
 }
 
 /// One run as a coloured square or a grid column head.

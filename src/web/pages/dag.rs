@@ -14,8 +14,8 @@ use crate::model::{DagId, RunState, RunType};
 use crate::store::{Bounds, DagRunOrder, DagRunQuery, RunSummary, TaskCellState};
 use crate::web::session::Session;
 use crate::web::svg::{self, NodeState};
-use crate::web::view::{self, RunCell, TaskCell};
-use crate::web::{Chrome, PageError, WebState, html, render, words};
+use crate::web::view::{self, DagHeading, RunCell, TaskCell};
+use crate::web::{Chrome, PageError, WebState, html, render};
 
 /// Grid widths one can pick; the default is 25.
 const GRID_WIDTHS: &[i64] = &[10, 25, 50, 100, 365];
@@ -83,14 +83,9 @@ struct HistoryRow {
 #[derive(Debug, Serialize)]
 struct DagPage {
     chrome: Chrome,
-    dag_id: String,
-    url: String,
-    description: Option<String>,
-    schedule_words: String,
-    cron: Option<String>,
-    timezone: String,
+    #[serde(flatten)]
+    heading: DagHeading,
     paused: bool,
-    fileloc: String,
     version: Option<u32>,
     source: String,
     warnings: Vec<String>,
@@ -312,18 +307,8 @@ pub async fn page(
         "dag.html",
         DagPage {
             chrome: web.chrome(&session),
-            dag_id: dag.dag_id.to_string(),
-            url: view::dag_url(dag.dag_id.as_str()),
-            description: dag.description.clone(),
-            schedule_words: words::schedule(&dag.timetable),
-            cron: dag
-                .timetable
-                .schedule
-                .as_ref()
-                .map(|c| c.expr().to_string()),
-            timezone: dag.timetable.timezone.name().to_string(),
+            heading: DagHeading::new(&dag),
             paused,
-            fileloc: dag.fileloc.display().to_string(),
             version,
             source: dag.source.to_string(),
             warnings: dag.warnings.iter().map(ToString::to_string).collect(),

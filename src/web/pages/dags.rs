@@ -9,23 +9,18 @@ use axum::response::Response;
 use serde::Serialize;
 
 use crate::web::session::Session;
-use crate::web::view::{self, RunCell};
-use crate::web::{Chrome, PageError, WebState, html, render, words};
+use crate::web::view::{self, DagHeading, RunCell};
+use crate::web::{Chrome, PageError, WebState, html, render};
 
 /// Squares per DAG.
 const RECENT_RUNS: i64 = 25;
 
 #[derive(Debug, Serialize)]
 struct DagRow {
-    dag_id: String,
-    url: String,
-    description: Option<String>,
-    schedule_words: String,
-    cron: Option<String>,
-    timezone: String,
+    #[serde(flatten)]
+    heading: DagHeading,
     next_run: Option<String>,
     paused: bool,
-    fileloc: String,
     tasks: usize,
     /// The squares' markup ([`html::squares`]).
     squares: String,
@@ -78,19 +73,9 @@ pub async fn page(
         let mut runs = recent.remove(dag.dag_id.as_str()).unwrap_or_default();
         runs.reverse();
         dags.push(DagRow {
-            dag_id: dag.dag_id.to_string(),
-            url: view::dag_url(dag.dag_id.as_str()),
-            description: dag.description.clone(),
-            schedule_words: words::schedule(&dag.timetable),
-            cron: dag
-                .timetable
-                .schedule
-                .as_ref()
-                .map(|c| c.expr().to_string()),
-            timezone: dag.timetable.timezone.name().to_string(),
+            heading: DagHeading::new(dag),
             next_run: next.map(|n| view::time(n.run_after)),
             paused: is_paused,
-            fileloc: dag.fileloc.display().to_string(),
             tasks: dag.tasks.len(),
             squares: html::squares(&runs),
         });
