@@ -26,6 +26,8 @@
 //!   checks, graph, timetable, bag (folder, ownership, size cap), folder (a
 //!   load whose files finish one by one), registry
 //! - [`port`]: Airflow DAG files and live MWAA environments → airless YAML
+//! - [`notify`]: alerts: the message, the channel contract and one file per
+//!   channel kind (Slack, webhook, PagerDuty, e-mail, SNS)
 //! - [`config`]: typed settings from `airless.toml` and `AIRLESS_*`
 //! - [`model`]: plain records and rules shared by every layer: ids, states
 //!   and their transitions, DagRun, TaskInstance, DagVersion, Owner, events,
@@ -47,6 +49,7 @@ pub mod dag;
 pub mod engine;
 pub mod kinds;
 pub mod model;
+pub mod notify;
 pub mod port;
 pub mod scheduler;
 pub mod store;

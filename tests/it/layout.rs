@@ -108,6 +108,8 @@ fn imports_point_down() {
     let above = |module: &str| -> Vec<&'static str> {
         match module {
             "model" => vec![
+                "crate::web",
+                "crate::notify",
                 "crate::api",
                 "crate::app",
                 "crate::cli",
@@ -143,8 +145,27 @@ fn imports_point_down() {
                 "crate::dag",
                 "crate::port",
             ],
-            "api" => vec!["crate::app", "crate::cli"],
-            "engine" => vec!["crate::api", "crate::app", "crate::cli", "crate::scheduler"],
+            "web" => vec!["crate::app", "crate::cli"],
+            "api" => vec!["crate::web", "crate::app", "crate::cli"],
+            "engine" => vec![
+                "crate::web",
+                "crate::api",
+                "crate::app",
+                "crate::cli",
+                "crate::scheduler",
+            ],
+            "notify" => vec![
+                "crate::web",
+                "crate::api",
+                "crate::app",
+                "crate::cli",
+                "crate::scheduler",
+                "crate::engine",
+                "crate::kinds",
+                "crate::store",
+                "crate::dag",
+                "crate::port",
+            ],
             "kinds" => vec![
                 "crate::api",
                 "crate::app",
