@@ -35,6 +35,16 @@ pub struct Config {
     /// A larger DAG file is an import error, never parsed (bytes).
     pub max_dag_file_size: u64,
     pub log_format: LogFormat,
+    /// `[notify.NAME]` tables: the alert channels, as written (their
+    /// `${VAR}`s are expanded when the daemon builds them).
+    pub notify: BTreeMap<String, toml::Table>,
+    /// The first alert of a channel and DAG waits this long for others.
+    pub notify_wait: Duration,
+    /// After a delivery, a channel's next alerts about that DAG wait until
+    /// this much time has passed (one message per storm).
+    pub notify_window: Duration,
+    /// The web UI's address as people reach it, for links in alerts.
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -75,6 +85,10 @@ struct ConfigFile {
     max_connections: Option<usize>,
     max_dag_file_size: Option<u64>,
     log_format: Option<LogFormat>,
+    notify: Option<BTreeMap<String, toml::Table>>,
+    notify_wait: Option<String>,
+    notify_window: Option<String>,
+    public_url: Option<String>,
 }
 
 impl Config {
@@ -174,6 +188,29 @@ impl Config {
                 .max_dag_file_size
                 .unwrap_or(crate::dag::bag::DEFAULT_MAX_DAG_FILE_SIZE),
         };
+        let notify_wait = duration(
+            "notify_wait",
+            var("NOTIFY_WAIT")
+                .or(file.notify_wait)
+                .unwrap_or_else(|| "10s".to_string()),
+        )?;
+        let notify_window = duration(
+            "notify_window",
+            var("NOTIFY_WINDOW")
+                .or(file.notify_window)
+                .unwrap_or_else(|| "5m".to_string()),
+        )?;
+        let public_url = var("PUBLIC_URL")
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{bind}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                key: "public_url".into(),
+                message: format!(
+                    "`{public_url}` is not an http:// or https:// address (the web UI as people reach it, e.g. https://airless.example.com)"
+                ),
+            });
+        }
         let log_format = match var("LOG_FORMAT").as_deref() {
             Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -208,6 +245,10 @@ impl Config {
             max_connections: max_connections.max(1),
             max_dag_file_size,
             log_format,
+            notify: file.notify.unwrap_or_default(),
+            notify_wait,
+            notify_window,
+            public_url,
         })
     }
 }

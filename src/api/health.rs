@@ -139,6 +139,20 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         );
     }
 
+    gauge(
+        &mut out,
+        "airless_alerts",
+        "Alerts in the outbox by channel and status: pending (waiting or being retried), delivered, failed (given up).",
+    );
+    for (channel, status, count) in &stored.alerts {
+        let _ = writeln!(
+            out,
+            "airless_alerts{{channel=\"{}\",status=\"{}\"}} {count}",
+            label(channel),
+            label(status)
+        );
+    }
+
     let mut response = out.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

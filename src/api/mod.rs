@@ -4,6 +4,7 @@
 //! `app` (state), `engine` (launcher), `dag` and `store`; nothing depends on it
 //! but `app`.
 
+mod alerts;
 pub mod auth;
 mod dag_runs;
 mod dags;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
             post(task_instances::clear),
         )
         .route("/metrics", get(health::metrics))
+        .route("/api/airless/alerts", get(alerts::list))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

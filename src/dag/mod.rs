@@ -56,6 +56,8 @@ pub struct Dag {
     pub source_hash: String,
     /// What loads but deserves a look (a trigger's conf in a shell script).
     pub warnings: Vec<DagError>,
+    /// Its recovery and deadline alerts (task alerts are on each task).
+    pub alerts: DagAlerts,
 }
 
 impl Dag {
@@ -111,6 +113,41 @@ pub struct Task {
     pub trigger_rule: TriggerRule,
     pub retry: RetryPolicy,
     pub execution_timeout: Option<Duration>,
+    pub alerts: TaskAlerts,
+}
+
+/// The channels told about a task's instances (task keys over the DAG's
+/// and `default_args`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskAlerts {
+    /// Failed after the last retry.
+    pub on_failure: Vec<String>,
+    pub on_retry: Vec<String>,
+    pub on_success: Vec<String>,
+}
+
+/// The DAG-level alerts: a recovery and a deadline.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DagAlerts {
+    /// A run succeeds after the DAG's previous run failed.
+    pub on_recovery: Vec<String>,
+    pub deadline: Option<Deadline>,
+}
+
+/// A run must have finished `after` its `from` instant, or `notify` hear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deadline {
+    pub after: Duration,
+    pub from: DeadlineFrom,
+    pub notify: Vec<String>,
+}
+
+/// The instant a deadline counts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadlineFrom {
+    Queued,
+    LogicalDate,
+    DataIntervalEnd,
 }
 
 /// Airflow's retry settings for one task.

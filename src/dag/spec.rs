@@ -32,7 +32,26 @@ pub struct DagSpec {
     pub is_paused_upon_creation: Option<bool>,
     pub params: Option<serde_json::Map<String, serde_json::Value>>,
     pub default_args: Option<TaskDefaults>,
+    /// Alerts for every task (a task's own keys win): channels named in
+    /// `airless.toml`'s `[notify.NAME]`.
+    pub on_failure: Option<Vec<String>>,
+    pub on_retry: Option<Vec<String>>,
+    pub on_success: Option<Vec<String>>,
+    /// A run succeeds after the DAG's previous run failed.
+    pub on_recovery: Option<Vec<String>>,
+    /// The run has not finished this long after `from`.
+    pub deadline: Option<DeadlineSpec>,
     pub tasks: Option<IgnoredAny>,
+}
+
+/// `deadline: { after: 2h, from: data_interval_end, notify: [oncall] }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineSpec {
+    pub after: String,
+    #[serde(default)]
+    pub from: Option<String>,
+    pub notify: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -51,6 +70,9 @@ pub struct TaskDefaults {
     pub retry_exponential_backoff: Option<bool>,
     pub max_retry_delay: Option<String>,
     pub execution_timeout: Option<String>,
+    pub on_failure: Option<Vec<String>>,
+    pub on_retry: Option<Vec<String>>,
+    pub on_success: Option<Vec<String>>,
 }
 
 /// Airflow's trigger rules: when a task runs, given its upstream tasks' states.
@@ -172,6 +194,9 @@ macro_rules! task_kind {
             retry_exponential_backoff: Option<bool>,
             max_retry_delay: Option<String>,
             execution_timeout: Option<String>,
+            on_failure: Option<Vec<String>>,
+            on_retry: Option<Vec<String>>,
+            on_success: Option<Vec<String>>,
             $($(#[$meta])* $field: $ty,)*
         }
 
@@ -187,6 +212,9 @@ macro_rules! task_kind {
                         retry_exponential_backoff: self.retry_exponential_backoff,
                         max_retry_delay: self.max_retry_delay,
                         execution_timeout: self.execution_timeout,
+                        on_failure: self.on_failure,
+                        on_retry: self.on_retry,
+                        on_success: self.on_success,
                     },
                 };
                 (common, $spec { $($field: self.$field,)* })

@@ -19,7 +19,7 @@ use super::spec::{
 use super::template;
 use super::timetable::{CronSchedule, Timetable, TimetableKind};
 use super::yaml::{self, NodeId, Value};
-use super::{Dag, RetryPolicy, Task, duration};
+use super::{Dag, DagAlerts, Deadline, DeadlineFrom, RetryPolicy, Task, TaskAlerts, duration};
 use crate::model::{DagId, TaskId};
 
 /// Airflow's defaults for a DAG's concurrency.
@@ -49,6 +49,9 @@ const COMMON_KEYS: &[&str] = &[
     "retry_exponential_backoff",
     "max_retry_delay",
     "execution_timeout",
+    "on_failure",
+    "on_retry",
+    "on_success",
 ];
 
 /// Reads and validates one DAG file's text. `file` names it in errors and
@@ -282,8 +285,52 @@ impl Checker<'_, '_> {
                 );
             }
         }
-        let defaults = header.default_args.clone().unwrap_or_default();
+        let mut defaults = header.default_args.clone().unwrap_or_default();
         self.check_durations("default_args", "default_args.", &defaults);
+        // the DAG's own alert keys apply to every task, as default_args do
+        // (and win over them: they are the DAG's)
+        for (key, dag_level, default) in [
+            ("on_failure", &header.on_failure, &mut defaults.on_failure),
+            ("on_retry", &header.on_retry, &mut defaults.on_retry),
+            ("on_success", &header.on_success, &mut defaults.on_success),
+        ] {
+            if let Some(channels) = dag_level {
+                self.check_channels(key, channels);
+                *default = Some(channels.clone());
+            }
+        }
+        for (key, channels) in [
+            (
+                "default_args.on_failure",
+                &header
+                    .default_args
+                    .as_ref()
+                    .and_then(|d| d.on_failure.clone()),
+            ),
+            (
+                "default_args.on_retry",
+                &header
+                    .default_args
+                    .as_ref()
+                    .and_then(|d| d.on_retry.clone()),
+            ),
+            (
+                "default_args.on_success",
+                &header
+                    .default_args
+                    .as_ref()
+                    .and_then(|d| d.on_success.clone()),
+            ),
+            ("on_recovery", &header.on_recovery),
+        ] {
+            if let Some(channels) = channels {
+                self.check_channels(key, channels);
+            }
+        }
+        let deadline = header
+            .deadline
+            .as_ref()
+            .and_then(|spec| self.deadline(spec));
 
         if files.task_count == 0 && read_cleanly {
             self.key_error(
@@ -328,11 +375,73 @@ impl Checker<'_, '_> {
             source: Arc::from(""),
             source_hash: String::new(),
             warnings: Vec::new(),
+            alerts: DagAlerts {
+                on_recovery: header.on_recovery.clone().unwrap_or_default(),
+                deadline,
+            },
         };
         Some(Ready {
             dag,
             specs: files.tasks,
             defaults,
+        })
+    }
+
+    /// Channel names: what `[notify.NAME]` allows.
+    fn check_channels(&mut self, key: &str, channels: &[String]) {
+        for (i, name) in channels.iter().enumerate() {
+            let fine = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !fine {
+                self.error(
+                    &format!("{key}[{i}]"),
+                    format!("{key} names the channel `{name}`, which is not a channel name"),
+                    "name a `[notify.NAME]` table of airless.toml: letters, digits, `-` and `_`, at most 64 characters",
+                );
+            }
+        }
+    }
+
+    fn deadline(&mut self, spec: &spec::DeadlineSpec) -> Option<Deadline> {
+        self.check_channels("deadline.notify", &spec.notify);
+        let after = match duration::parse(&spec.after) {
+            Ok(after) if !after.is_zero() => Some(after),
+            _ => {
+                self.error(
+                    "deadline.after",
+                    format!("deadline.after `{}` is not a duration", spec.after),
+                    "write a duration such as 30m, 2h or 1d",
+                );
+                None
+            }
+        };
+        let from = match spec.from.as_deref().unwrap_or("data_interval_end") {
+            "queued" => Some(DeadlineFrom::Queued),
+            "logical_date" => Some(DeadlineFrom::LogicalDate),
+            "data_interval_end" => Some(DeadlineFrom::DataIntervalEnd),
+            other => {
+                self.error(
+                    "deadline.from",
+                    format!("deadline.from `{other}` is not an instant a run has"),
+                    "use queued, logical_date or data_interval_end (the default)",
+                );
+                None
+            }
+        };
+        if spec.notify.is_empty() {
+            self.error(
+                "deadline.notify",
+                "deadline.notify names no channel",
+                "name at least one `[notify.NAME]` channel, e.g. notify: [team-slack]",
+            );
+        }
+        Some(Deadline {
+            after: after?,
+            from: from?,
+            notify: spec.notify.clone(),
         })
     }
 
@@ -400,6 +509,16 @@ impl Checker<'_, '_> {
             }
             if let Some((message, hint)) = id_problem("task_id", id) {
                 self.error(&format!("{path}.task_id"), message, hint);
+            }
+            let overrides = &spec.common.overrides;
+            for (key, channels) in [
+                ("on_failure", &overrides.on_failure),
+                ("on_retry", &overrides.on_retry),
+                ("on_success", &overrides.on_success),
+            ] {
+                if let Some(channels) = channels {
+                    self.check_channels(&format!("{path}.{key}"), channels);
+                }
             }
             self.check_durations(&path, &format!("task `{id}`: "), &spec.common.overrides);
             self.kind_fields(&path, id, &spec.kind);
@@ -807,6 +926,23 @@ fn build_task(spec: TaskSpec, defaults: &TaskDefaults) -> Task {
             max_retry_delay: pick(&o.max_retry_delay, &defaults.max_retry_delay),
         },
         execution_timeout: pick(&o.execution_timeout, &defaults.execution_timeout),
+        alerts: TaskAlerts {
+            on_failure: o
+                .on_failure
+                .clone()
+                .or_else(|| defaults.on_failure.clone())
+                .unwrap_or_default(),
+            on_retry: o
+                .on_retry
+                .clone()
+                .or_else(|| defaults.on_retry.clone())
+                .unwrap_or_default(),
+            on_success: o
+                .on_success
+                .clone()
+                .or_else(|| defaults.on_success.clone())
+                .unwrap_or_default(),
+        },
         task_id: TaskId::new(spec.common.task_id),
         kind: spec.kind,
         trigger_rule: spec.common.trigger_rule,

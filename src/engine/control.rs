@@ -261,6 +261,7 @@ impl Control {
                 is_paused_upon_creation: dag.is_paused_upon_creation,
                 hash: &dag.source_hash,
                 source: &dag.source,
+                alert_routes: alert_routes(dag),
             })
             .collect();
         let ids = self
@@ -864,6 +865,37 @@ impl Control {
         Ok(cleared)
     }
 
+    /// The outbox's delivery outcomes, from the alert sender.
+    pub async fn alerts_delivered(&self, ids: &[i64]) -> Result<(), ControlError> {
+        Ok(self.inner.writer.alerts_delivered(ids, self.now()).await?)
+    }
+
+    pub async fn alerts_not_delivered(
+        &self,
+        ids: &[i64],
+        error: &str,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), ControlError> {
+        Ok(self
+            .inner
+            .writer
+            .alerts_not_delivered(ids, error, next)
+            .await?)
+    }
+
+    /// Records that `run` missed its deadline, for each of `channels`.
+    pub async fn deadline_missed(
+        &self,
+        run: &DagRun,
+        channels: &[String],
+    ) -> Result<(), ControlError> {
+        Ok(self
+            .inner
+            .writer
+            .insert_run_alert(run, "deadline", channels, self.now())
+            .await?)
+    }
+
     /// Marks a task instance that is not running success, failed or
     /// skipped, in a run nobody alive drives (Airflow's "mark success").
     pub async fn mark_task_instance(
@@ -899,6 +931,27 @@ impl Control {
         marked.state = to;
         Ok(marked)
     }
+}
+
+/// Which channels hear of what in `dag`: each task's failure, retry and
+/// success channels, and the DAG's recovery channels (task id "").
+fn alert_routes(dag: &Dag) -> Vec<(String, &'static str, String)> {
+    let mut routes = Vec::new();
+    for task in &dag.tasks {
+        for (event, channels) in [
+            ("failure", &task.alerts.on_failure),
+            ("retry", &task.alerts.on_retry),
+            ("success", &task.alerts.on_success),
+        ] {
+            for channel in channels {
+                routes.push((task.task_id.to_string(), event, channel.clone()));
+            }
+        }
+    }
+    for channel in &dag.alerts.on_recovery {
+        routes.push((String::new(), "recovery", channel.clone()));
+    }
+    routes
 }
 
 fn version_key(dag: &Dag) -> String {

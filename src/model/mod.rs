@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod event;
 mod ids;
+pub mod links;
 mod records;
 mod state;
 pub mod time;

@@ -6,6 +6,7 @@
 //! processor (`dag_processor`) loads the folder file by file; `watch`
 //! reloads it on change.
 
+pub mod alerts;
 pub mod dag_processor;
 pub mod watch;
 

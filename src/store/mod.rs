@@ -29,8 +29,8 @@ use crate::model::{
     TaskId, TaskInstance, TaskState, TaskTry,
 };
 pub use query::{
-    Bounds, ClearCandidate, DagRunOrder, DagRunQuery, RunSummary, StoreMetrics, TaskCellState,
-    TaskInstanceOrder, TaskInstancePage, TaskInstanceQuery,
+    Bounds, ClearCandidate, DagRunOrder, DagRunQuery, OutboxAlert, RunSummary, StoreMetrics,
+    TaskCellState, TaskInstanceOrder, TaskInstancePage, TaskInstanceQuery,
 };
 
 /// What can go wrong with the state store, in our terms.
@@ -118,6 +118,9 @@ pub struct NewDagVersion<'a> {
     pub is_paused_upon_creation: bool,
     pub hash: &'a str,
     pub source: &'a str,
+    /// Which channels hear of what: `(task_id or "", event, channel)`,
+    /// replacing the DAG's routes.
+    pub alert_routes: Vec<(String, &'static str, String)>,
 }
 
 /// How a try ended, as the engine recorded it.
@@ -213,6 +216,18 @@ pub trait StateRead: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<ClearCandidate>, StoreError>;
     async fn metrics(&self) -> Result<StoreMetrics, StoreError>;
 
+    /// Alerts waiting for delivery, oldest first, with what their message
+    /// needs (run id, logical date, the try's log, a remote run's page).
+    async fn pending_alerts(&self, limit: i64) -> Result<Vec<OutboxAlert>, StoreError>;
+    /// Alerts in `status` (pending, delivered, failed), newest first.
+    async fn alerts(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<OutboxAlert>, StoreError>;
+    /// Unfinished runs of `dag_id` with no `deadline` alert yet.
+    async fn runs_without_deadline_alert(&self, dag_id: &DagId) -> Result<Vec<DagRun>, StoreError>;
+
     async fn owner(&self, id: &str) -> Result<Option<Owner>, StoreError>;
     /// The `serve` owner holding the scheduler's lock, if any.
     async fn scheduler_holder(&self) -> Result<Option<Owner>, StoreError>;
@@ -249,6 +264,24 @@ pub(crate) trait StateWrite: Send + Sync + std::fmt::Debug {
         dags: &[NewDagVersion<'_>],
         now: DateTime<Utc>,
     ) -> Result<Vec<i64>, StoreError>;
+    /// Alerts `ids` were delivered at `now`.
+    async fn alerts_delivered(&self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// A delivery of `ids` failed with `error`: tried again at `next`, or
+    /// given up (`failed`) when `next` is `None`.
+    async fn alerts_not_delivered(
+        &self,
+        ids: &[i64],
+        error: &str,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+    /// Records a run-level alert (a missed deadline) to each channel, once.
+    async fn insert_run_alert(
+        &self,
+        run: &DagRun,
+        event: &str,
+        channels: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Returns false when the DAG was already in that state.
     async fn set_paused(&self, dag_id: &DagId, paused: bool) -> Result<bool, StoreError>;
 

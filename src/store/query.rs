@@ -124,6 +124,8 @@ pub struct StoreMetrics {
     pub task_durations: Vec<(DagId, TaskId, f64, i64)>,
     /// Started runs: (dag, seconds from due to start summed, count).
     pub scheduling_delays: Vec<(DagId, f64, i64)>,
+    /// The outbox: (channel, status, count).
+    pub alerts: Vec<(String, String, i64)>,
 }
 
 /// What a run's square or grid column shows: a DagRun without its conf,
@@ -158,4 +160,28 @@ pub struct TaskCellState {
     pub task_id: TaskId,
     pub state: TaskState,
     pub try_number: u32,
+}
+
+/// One alert of the outbox, with what its message needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxAlert {
+    pub id: i64,
+    pub channel: String,
+    pub event: String,
+    pub dag_id: String,
+    pub run_id: Option<String>,
+    pub logical_date: Option<DateTime<Utc>>,
+    pub task_id: Option<String>,
+    pub try_number: Option<u32>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    /// The try's log file, when the alert is about a try.
+    pub log_path: Option<String>,
+    pub external_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub status: String,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
 }

@@ -2,6 +2,7 @@
 //! binary where a crash is the point) against temp databases and folders.
 #![allow(clippy::unwrap_used)]
 
+mod alerts;
 mod api;
 mod browser;
 mod cli;

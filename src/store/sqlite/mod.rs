@@ -364,9 +364,85 @@ impl StateWrite for SqliteStore {
                 }
             };
             ids.push(id);
+            sqlx::query("DELETE FROM alert_routes WHERE dag_id = ?")
+                .bind(dag.dag_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            for (task_id, event, channel) in &dag.alert_routes {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO alert_routes (dag_id, task_id, event, channel) VALUES (?, ?, ?, ?)",
+                )
+                .bind(dag.dag_id.as_str())
+                .bind(task_id)
+                .bind(event)
+                .bind(channel)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(ids)
+    }
+
+    async fn alerts_delivered(&self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.wrote();
+        sqlx::query(
+            "UPDATE alerts SET status = 'delivered', delivered_at = ?1, attempts = attempts + 1, last_error = NULL
+             WHERE id IN (SELECT value FROM json_each(?2)) AND status = 'pending'",
+        )
+        .bind(now)
+        .bind(serde_json::Value::from(ids.to_vec()).to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn alerts_not_delivered(
+        &self,
+        ids: &[i64],
+        error: &str,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.wrote();
+        sqlx::query(
+            "UPDATE alerts SET attempts = attempts + 1, last_error = ?1,
+                status = CASE WHEN ?2 IS NULL THEN 'failed' ELSE 'pending' END,
+                next_attempt_at = COALESCE(?2, next_attempt_at)
+             WHERE id IN (SELECT value FROM json_each(?3)) AND status = 'pending'",
+        )
+        .bind(error)
+        .bind(next)
+        .bind(serde_json::Value::from(ids.to_vec()).to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_run_alert(
+        &self,
+        run: &DagRun,
+        event: &str,
+        channels: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.wrote();
+        let mut tx = self.pool.begin().await?;
+        for channel in channels {
+            sqlx::query(
+                "INSERT OR IGNORE INTO alerts (channel, event, dag_id, dag_run_id, state, created_at, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            )
+            .bind(channel)
+            .bind(event)
+            .bind(run.dag_id.as_str())
+            .bind(run.id)
+            .bind(run.state.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn set_paused(&self, dag_id: &DagId, paused: bool) -> Result<bool, StoreError> {

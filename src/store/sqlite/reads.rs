@@ -12,8 +12,8 @@ use crate::model::{
     TaskState, TaskTry,
 };
 use crate::store::{
-    ClearCandidate, DagRunOrder, DagRunQuery, RunSummary, StateRead, StoreError, StoreMetrics,
-    TaskCellState, TaskInstanceOrder, TaskInstancePage, TaskInstanceQuery,
+    ClearCandidate, DagRunOrder, DagRunQuery, OutboxAlert, RunSummary, StateRead, StoreError,
+    StoreMetrics, TaskCellState, TaskInstanceOrder, TaskInstancePage, TaskInstanceQuery,
 };
 
 fn order_column(order: DagRunOrder) -> &'static str {
@@ -113,6 +113,38 @@ macro_rules! bind_dag_run_filter {
             .bind($query.updated_at.lte)
             .bind($run_types)
     };
+}
+
+/// The outbox with what a message needs: the run, its logical date, the
+/// try's log and a remote run's page.
+const OUTBOX_SELECT: &str = "SELECT a.*, r.run_id AS run_id, r.logical_date AS logical_date,
+        t.log_path AS log_path, ti.external_url AS external_url
+    FROM alerts a
+    LEFT JOIN dag_runs r ON r.id = a.dag_run_id
+    LEFT JOIN task_instances ti ON ti.id = a.task_instance_id
+    LEFT JOIN task_tries t ON t.task_instance_id = a.task_instance_id AND t.try_number = a.try_number";
+
+fn outbox_alert(row: &sqlx::sqlite::SqliteRow) -> Result<OutboxAlert, StoreError> {
+    Ok(OutboxAlert {
+        id: row.try_get("id")?,
+        channel: row.try_get("channel")?,
+        event: row.try_get("event")?,
+        dag_id: row.try_get("dag_id")?,
+        run_id: row.try_get("run_id")?,
+        logical_date: row.try_get("logical_date")?,
+        task_id: row.try_get("task_id")?,
+        try_number: row.try_get("try_number")?,
+        state: row.try_get("state")?,
+        error: row.try_get("error")?,
+        log_path: row.try_get("log_path")?,
+        external_url: row.try_get("external_url")?,
+        created_at: row.try_get("created_at")?,
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        last_error: row.try_get("last_error")?,
+        delivered_at: row.try_get("delivered_at")?,
+    })
 }
 
 /// Binds [`task_instance_filter`]'s parameters, in order.
@@ -584,7 +616,59 @@ impl StateRead for SqliteStore {
                 row.try_get("n")?,
             ));
         }
+        for row in sqlx::query(
+            "SELECT channel, status, COUNT(*) AS n FROM alerts GROUP BY channel, status ORDER BY channel, status",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            metrics.alerts.push((
+                row.try_get("channel")?,
+                row.try_get("status")?,
+                row.try_get("n")?,
+            ));
+        }
         Ok(metrics)
+    }
+
+    async fn pending_alerts(&self, limit: i64) -> Result<Vec<OutboxAlert>, StoreError> {
+        // a constant query: no part comes from input
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{OUTBOX_SELECT} WHERE a.status = 'pending' ORDER BY a.created_at, a.id LIMIT ?1"
+        )))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(outbox_alert).collect()
+    }
+
+    async fn alerts(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<OutboxAlert>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{OUTBOX_SELECT} WHERE (?1 IS NULL OR a.status = ?1)
+             ORDER BY a.created_at DESC, a.id DESC LIMIT ?2"
+        )))
+        .bind(status)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(outbox_alert).collect()
+    }
+
+    async fn runs_without_deadline_alert(&self, dag_id: &DagId) -> Result<Vec<DagRun>, StoreError> {
+        let rows = sqlx::query_as::<_, Rec<DagRun>>(
+            "SELECT * FROM dag_runs r WHERE r.dag_id = ?1 AND r.state IN ('queued', 'running')
+               AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.dag_run_id = r.id
+                               AND a.event = 'deadline' AND a.task_instance_id IS NULL)
+             ORDER BY r.logical_date",
+        )
+        .bind(dag_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     async fn owner(&self, id: &str) -> Result<Option<Owner>, StoreError> {
