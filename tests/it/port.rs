@@ -378,3 +378,184 @@ async fn the_cli_writes_the_yaml_and_the_report_and_fails_only_on_unreadable_fil
         format!("{:?}", std::process::ExitCode::from(1))
     );
 }
+
+#[tokio::test]
+async fn the_cli_writes_the_channels_the_ported_dags_name_beside_them() {
+    use airless::cli::port::{PortCommand, run};
+    let out = tempfile::tempdir().unwrap();
+    let alerts = fixtures().join("alerts");
+    run(PortCommand::Airflow {
+        paths: vec![
+            alerts.join("email_default_args.py"),
+            alerts.join("email_flags_false.py"),
+            alerts.join("slack_webhook.py"),
+            alerts.join("sla.py"),
+        ],
+        out: out.path().to_path_buf(),
+        airflow_version: None,
+    })
+    .await
+    .unwrap();
+    let text = std::fs::read_to_string(out.path().join("airless.notify.toml")).unwrap();
+    let toml: toml::Table = toml::from_str(&text).unwrap();
+    let notify = toml["notify"].as_table().unwrap();
+    let mut names: Vec<&String> = notify.keys().collect();
+    names.sort();
+    // a channel per distinct recipient list or connection, shared across files
+    assert_eq!(
+        names,
+        ["email", "email-2", "email-3", "slack", "slack-2"],
+        "{text}"
+    );
+    assert_eq!(
+        notify["email-3"]["to"].as_array().unwrap()[0].as_str(),
+        Some("data-team@example.com")
+    );
+    assert!(
+        text.contains("# named by: email_flags_false, sla_with_email\n"),
+        "{text}"
+    );
+    assert_eq!(notify["slack"]["kind"].as_str(), Some("slack"));
+    assert_eq!(
+        notify["slack-2"]["url"].as_str(),
+        Some("${AIRLESS_SLACK_2_WEBHOOK_URL}")
+    );
+    let report = std::fs::read_to_string(out.path().join("airless-port-report.txt")).unwrap();
+    assert!(report.contains("[notify.email-2]"), "{report}");
+    assert!(
+        report.contains("the webhook URL is in Airflow connection `slack_sla`"),
+        "{report}"
+    );
+}
+
+#[test]
+fn email_on_a_dag_becomes_on_failure_and_on_retry_with_an_email_channel() {
+    let outcome = port_path(
+        &fixtures().join("alerts"),
+        "email_default_args.py",
+        &options(AirflowVersion::V2),
+    );
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&outcome.dags[0].yaml).unwrap();
+    assert_eq!(yaml["on_failure"][0].as_str(), Some("email"));
+    assert_eq!(yaml["on_retry"][0].as_str(), Some("email"));
+    let tasks = yaml["tasks"].as_sequence().unwrap();
+    let task = |id: &str| {
+        tasks
+            .iter()
+            .find(|t| t["task_id"].as_str() == Some(id))
+            .unwrap()
+    };
+    // email_on_retry=False on a task silences the DAG's on_retry for it
+    assert_eq!(
+        task("quiet")["on_retry"].as_sequence().map(Vec::len),
+        Some(0)
+    );
+    assert!(task("quiet").get("on_failure").is_none());
+    assert_eq!(task("billing")["on_failure"][0].as_str(), Some("email-2"));
+    let [first, second] = outcome.channels.as_slice() else {
+        panic!("two channels expected: {:?}", outcome.channels)
+    };
+    assert_eq!(
+        first.kind,
+        airless::port::ChannelKind::Email {
+            to: vec!["data-team@example.com".into(), "oncall@example.com".into()],
+            from: None
+        }
+    );
+    assert_eq!(second.name, "email-2");
+    let report = outcome.report_text();
+    assert!(
+        report.contains(
+            "email_default_args.py:20: default_args: `email`: became the channel `email`"
+        ),
+        "{report}"
+    );
+    assert!(report.contains("not in the DAG file"), "{report}");
+    assert!(
+        report.contains("smtp_host = \"${AIRLESS_SMTP_HOST}\""),
+        "{report}"
+    );
+}
+
+#[test]
+fn email_flags_set_to_false_send_nothing_unless_a_task_turns_them_on() {
+    let outcome = port_path(
+        &fixtures().join("alerts"),
+        "email_flags_false.py",
+        &options(AirflowVersion::V2),
+    );
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&outcome.dags[0].yaml).unwrap();
+    assert!(yaml.get("on_failure").is_none() && yaml.get("on_retry").is_none());
+    assert_eq!(yaml["tasks"][1]["on_failure"][0].as_str(), Some("email"));
+    assert!(yaml["tasks"][1].get("on_retry").is_none());
+}
+
+#[test]
+fn notifiers_become_channels_and_python_callbacks_are_reported_with_their_lines() {
+    let folder = fixtures().join("alerts");
+    let v2 = options(AirflowVersion::V2);
+    let slack = port_path(&folder, "slack_webhook.py", &v2);
+    assert!(slack.dags[0].yaml.contains("\non_failure: [slack]\n"));
+    assert!(slack.dags[0].yaml.contains("    on_retry: [slack]\n"));
+    assert!(slack.dags[0].yaml.contains(
+        "# Airflow's on_failure_callback SlackWebhookNotifier text: The DAG {{ dag.dag_id }} failed"
+    ));
+    let sns = port_path(&folder, "sns.py", &v2);
+    assert!(sns.dags[0].yaml.contains("on_success: [sns-2]"));
+    assert_eq!(
+        sns.channels[0].kind,
+        airless::port::ChannelKind::Sns {
+            topic_arn: "arn:aws:sns:eu-west-1:123456789012:pipeline-alerts".into(),
+            region: Some("eu-west-1".into()),
+            conn_id: "aws_alerts".into()
+        }
+    );
+    let smtp = port_path(&folder, "smtp.py", &v2);
+    assert!(smtp.dags[0].yaml.contains("    on_failure: [email-2]\n"));
+    assert!(
+        smtp.notify_toml()
+            .unwrap()
+            .contains("from = \"airflow@example.com\"")
+    );
+    let list = port_path(&folder, "notifier_list.py", &v2);
+    assert!(list.dags[0].yaml.contains("on_failure: [slack, email]"));
+    let plain = port_path(&folder, "plain_callable.py", &v2);
+    let report = plain.report_text();
+    assert!(
+        report.contains("plain_callable.py:20: DAG: `on_failure_callback`: `notify_team` (defined at line 11) is Python code"),
+        "{report}"
+    );
+    assert!(
+        report.contains("plain_callable.py:26: task `load`: `on_failure_callback`: `plugins.alerts.page_oncall` is Python code"),
+        "{report}"
+    );
+    assert!(plain.dags[0].yaml.contains("    on_failure: [slack]\n"));
+}
+
+#[test]
+fn an_airflow_2_sla_becomes_a_deadline_when_someone_is_told() {
+    let folder = fixtures().join("alerts");
+    let outcome = port_path(&folder, "sla.py", &options(AirflowVersion::V2));
+    let told = outcome
+        .dags
+        .iter()
+        .find(|d| d.dag_id == "sla_with_email")
+        .unwrap();
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&told.yaml).unwrap();
+    assert_eq!(yaml["deadline"]["after"].as_str(), Some("2h"));
+    assert_eq!(yaml["deadline"]["from"].as_str(), Some("data_interval_end"));
+    assert_eq!(yaml["deadline"]["notify"][1].as_str(), Some("slack"));
+    assert_eq!(yaml["tasks"][1]["deadline"]["after"].as_str(), Some("30m"));
+    let nobody = outcome
+        .dags
+        .iter()
+        .find(|d| d.dag_id == "sla_nobody_told")
+        .unwrap();
+    assert!(!nobody.yaml.contains("deadline"));
+    assert!(outcome.report_text().contains(
+        "sla.py:30: task `land`: `sla`: no `email` or sla_miss_callback notifier to tell"
+    ));
+    let af3 = port_path(&folder, "af3_sla.py", &options(AirflowVersion::V3));
+    assert!(!af3.dags[0].yaml.contains("deadline"));
+    assert!(af3.report_text().contains("Airflow 3 has no SLAs"));
+}
