@@ -103,7 +103,7 @@ pub async fn run(cmd: PortCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Writes the YAML files and the report, prints the report.
+/// Writes the YAML files, the channels they name and the report, prints the report.
 fn finish(outcome: &PortOutcome, out: &Path) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     for dag in &outcome.dags {
@@ -111,6 +111,14 @@ fn finish(outcome: &PortOutcome, out: &Path) -> anyhow::Result<ExitCode> {
         std::fs::write(&path, &dag.yaml)
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {} (from {})", path.display(), dag.source);
+    }
+    if let Some(toml) = outcome.notify_toml() {
+        let path = out.join(port::NOTIFY_FILE);
+        std::fs::write(&path, toml).with_context(|| format!("cannot write {}", path.display()))?;
+        println!(
+            "wrote {} (channels to copy into airless.toml)",
+            path.display()
+        );
     }
     let report = outcome.report_text();
     let report_path = out.join(port::REPORT_FILE);

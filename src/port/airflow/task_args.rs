@@ -1,6 +1,7 @@
 //! The arguments every Airflow task takes (and `default_args` holds):
 //! retries and timeouts carried over under Airflow's names, trigger rules
-//! mapped, and the rest (owner, pools, callbacks, …) named in the report.
+//! mapped, and the rest (owner, pools, …) named in the report. Alert
+//! arguments (e-mail, callbacks, sla) are read by `alerts`.
 
 use super::reader::Note;
 use super::value::Value;
@@ -79,18 +80,12 @@ pub fn carry(name: &str, value: &Value, line: u32, owner: &str, notes: &mut Vec<
                 Carried::Dropped
             }
         },
-        // without `email` the flags send nothing, in Airflow as in airless
-        "email_on_failure" | "email_on_retry" => Carried::Dropped,
-        "owner" | "email" => {
+        "owner" => {
             let text = match Node::from_value(value) {
                 Some(node) => format!("{name}: {}", node_text(&node)),
                 None => format!("{name}: (computed at import time)"),
             };
-            note(if name == "email" {
-                "airless sends no e-mail on failure or retry; kept as a comment (watch `airless runs list` or the API instead)".to_string()
-            } else {
-                "airless has no owner; kept as a comment".to_string()
-            });
+            note("airless has no owner; kept as a comment".to_string());
             Carried::Comment(text)
         }
         "depends_on_past" | "wait_for_downstream" | "ignore_first_depends_on_past" => {
@@ -113,14 +108,20 @@ pub fn carry(name: &str, value: &Value, line: u32, owner: &str, notes: &mut Vec<
             note("airless has no pools, queues or priorities (one `parallelism` limit); not carried over".to_string());
             Carried::Dropped
         }
-        "sla"
-        | "on_failure_callback"
-        | "on_success_callback"
-        | "on_retry_callback"
-        | "on_execute_callback"
-        | "on_skipped_callback"
-        | "sla_miss_callback" => {
-            note("callbacks and SLAs run Python; not carried over".to_string());
+        // e-mail, on_failure/retry/success callbacks and sla are read by
+        // `alerts`, which sees them together
+        "on_execute_callback" | "on_skipped_callback" => {
+            note(
+                "airless has no alert when a task starts or is skipped; not carried over"
+                    .to_string(),
+            );
+            Carried::Dropped
+        }
+        "sla_miss_callback" => {
+            note(
+                "a DAG argument, not a task's: Airflow ignores it here, and so does the port"
+                    .to_string(),
+            );
             Carried::Dropped
         }
         "doc" | "doc_md" | "doc_rst" | "doc_json" | "doc_yaml" => {

@@ -31,6 +31,9 @@ pub enum Value {
     Dag(usize),
     /// A function defined in the file.
     Function(usize),
+    /// A notifier of Airflow's providers (`SlackWebhookNotifier(...)`,
+    /// `send_smtp_notification(...)`), set as a callback.
+    Notifier(Box<NotifierValue>),
     /// Not knowable without running the file; the reason says why.
     Unknown(String),
 }
@@ -65,6 +68,27 @@ pub struct TimetableValue {
     pub zone: Option<Zone>,
     /// The trigger timetable's `interval`, when given and not zero.
     pub interval: Option<Value>,
+}
+
+/// A notifier call: its class or function name and its keyword arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotifierValue {
+    /// `SlackWebhookNotifier`, `send_sns_notification`, ….
+    pub name: String,
+    pub keywords: Vec<(String, Value)>,
+    /// How many positional arguments it was given (the port reads keywords only).
+    pub positional: usize,
+    pub line: u32,
+}
+
+impl NotifierValue {
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.keywords
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
 }
 
 impl PyTimeDelta {
@@ -186,6 +210,7 @@ impl Value {
             Value::Group(_) => "a TaskGroup".to_string(),
             Value::Dag(_) => "a DAG".to_string(),
             Value::Function(_) => "a function".to_string(),
+            Value::Notifier(n) => format!("a {}", n.name),
             Value::Unknown(why) => why.clone(),
         }
     }
