@@ -114,6 +114,8 @@ pub struct Task {
     pub retry: RetryPolicy,
     pub execution_timeout: Option<Duration>,
     pub alerts: TaskAlerts,
+    /// The task must have finished by then (Airflow 2's `sla`).
+    pub deadline: Option<Deadline>,
 }
 
 /// The channels told about a task's instances (task keys over the DAG's

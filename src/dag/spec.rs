@@ -108,6 +108,8 @@ pub struct TaskCommon {
     pub depends_on: Vec<String>,
     pub trigger_rule: TriggerRule,
     pub overrides: TaskDefaults,
+    /// The task must have finished this long after the run's instant.
+    pub deadline: Option<DeadlineSpec>,
 }
 
 /// One task as written: its common keys and its kind's keys.
@@ -197,6 +199,7 @@ macro_rules! task_kind {
             on_failure: Option<Vec<String>>,
             on_retry: Option<Vec<String>>,
             on_success: Option<Vec<String>>,
+            deadline: Option<DeadlineSpec>,
             $($(#[$meta])* $field: $ty,)*
         }
 
@@ -216,6 +219,7 @@ macro_rules! task_kind {
                         on_retry: self.on_retry,
                         on_success: self.on_success,
                     },
+                    deadline: self.deadline,
                 };
                 (common, $spec { $($field: self.$field,)* })
             }

@@ -52,6 +52,7 @@ const COMMON_KEYS: &[&str] = &[
     "on_failure",
     "on_retry",
     "on_success",
+    "deadline",
 ];
 
 /// Reads and validates one DAG file's text. `file` names it in errors and
@@ -330,7 +331,7 @@ impl Checker<'_, '_> {
         let deadline = header
             .deadline
             .as_ref()
-            .and_then(|spec| self.deadline(spec));
+            .and_then(|spec| self.deadline("deadline", spec));
 
         if files.task_count == 0 && read_cleanly {
             self.key_error(
@@ -405,44 +406,18 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn deadline(&mut self, spec: &spec::DeadlineSpec) -> Option<Deadline> {
-        self.check_channels("deadline.notify", &spec.notify);
-        let after = match duration::parse(&spec.after) {
-            Ok(after) if !after.is_zero() => Some(after),
-            _ => {
-                self.error(
-                    "deadline.after",
-                    format!("deadline.after `{}` is not a duration", spec.after),
-                    "write a duration such as 30m, 2h or 1d",
-                );
+    /// Checks a `deadline` at `key` (`deadline` or `tasks[i].deadline`).
+    fn deadline(&mut self, key: &str, spec: &spec::DeadlineSpec) -> Option<Deadline> {
+        self.check_channels(&format!("{key}.notify"), &spec.notify);
+        match parse_deadline(spec) {
+            Ok(deadline) => Some(deadline),
+            Err(problems) => {
+                for (field, message, hint) in problems {
+                    self.error(&format!("{key}.{field}"), format!("{key}.{message}"), hint);
+                }
                 None
             }
-        };
-        let from = match spec.from.as_deref().unwrap_or("data_interval_end") {
-            "queued" => Some(DeadlineFrom::Queued),
-            "logical_date" => Some(DeadlineFrom::LogicalDate),
-            "data_interval_end" => Some(DeadlineFrom::DataIntervalEnd),
-            other => {
-                self.error(
-                    "deadline.from",
-                    format!("deadline.from `{other}` is not an instant a run has"),
-                    "use queued, logical_date or data_interval_end (the default)",
-                );
-                None
-            }
-        };
-        if spec.notify.is_empty() {
-            self.error(
-                "deadline.notify",
-                "deadline.notify names no channel",
-                "name at least one `[notify.NAME]` channel, e.g. notify: [team-slack]",
-            );
         }
-        Some(Deadline {
-            after: after?,
-            from: from?,
-            notify: spec.notify.clone(),
-        })
     }
 
     fn date(&mut self, key: &str, text: &str, tz: Tz) -> Option<DateTime<Utc>> {
@@ -509,6 +484,9 @@ impl Checker<'_, '_> {
             }
             if let Some((message, hint)) = id_problem("task_id", id) {
                 self.error(&format!("{path}.task_id"), message, hint);
+            }
+            if let Some(deadline) = &spec.common.deadline {
+                self.deadline(&format!("{path}.deadline"), deadline);
             }
             let overrides = &spec.common.overrides;
             for (key, channels) in [
@@ -906,6 +884,53 @@ fn error_candidates() -> usize {
     super::error::MAX_SUGGESTION_CANDIDATES
 }
 
+/// A `deadline` table as a [`Deadline`], or each of its problems as
+/// `(field, message after the key, hint)`.
+fn parse_deadline(
+    spec: &spec::DeadlineSpec,
+) -> Result<Deadline, Vec<(&'static str, String, &'static str)>> {
+    let mut problems = Vec::new();
+    let after = match duration::parse(&spec.after) {
+        Ok(after) if !after.is_zero() => Some(after),
+        _ => {
+            problems.push((
+                "after",
+                format!("after `{}` is not a duration", spec.after),
+                "write a duration such as 30m, 2h or 1d",
+            ));
+            None
+        }
+    };
+    let from = match spec.from.as_deref().unwrap_or("data_interval_end") {
+        "queued" => Some(DeadlineFrom::Queued),
+        "logical_date" => Some(DeadlineFrom::LogicalDate),
+        "data_interval_end" => Some(DeadlineFrom::DataIntervalEnd),
+        other => {
+            problems.push((
+                "from",
+                format!("from `{other}` is not an instant a run has"),
+                "use queued, logical_date or data_interval_end (the default)",
+            ));
+            None
+        }
+    };
+    if spec.notify.is_empty() {
+        problems.push((
+            "notify",
+            "notify names no channel".to_string(),
+            "name at least one `[notify.NAME]` channel, e.g. notify: [team-slack]",
+        ));
+    }
+    match (after, from) {
+        (Some(after), Some(from)) if problems.is_empty() => Ok(Deadline {
+            after,
+            from,
+            notify: spec.notify.clone(),
+        }),
+        _ => Err(problems),
+    }
+}
+
 /// A task with its defaults applied.
 fn build_task(spec: TaskSpec, defaults: &TaskDefaults) -> Task {
     let o = &spec.common.overrides;
@@ -926,6 +951,7 @@ fn build_task(spec: TaskSpec, defaults: &TaskDefaults) -> Task {
             max_retry_delay: pick(&o.max_retry_delay, &defaults.max_retry_delay),
         },
         execution_timeout: pick(&o.execution_timeout, &defaults.execution_timeout),
+        deadline: spec.common.deadline.as_ref().and_then(|d| parse_deadline(d).ok()),
         alerts: TaskAlerts {
             on_failure: o
                 .on_failure

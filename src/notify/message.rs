@@ -93,8 +93,9 @@ pub struct Message {
     /// The whole message as plain text.
     pub text: String,
     pub alerts: Vec<Alert>,
-    /// The same incident's key (`dag_id` or `dag_id.task_id`), for channels
-    /// that deduplicate (PagerDuty).
+    /// The incident's key (the DAG's id), for channels that deduplicate
+    /// (PagerDuty): a DAG's failures are one incident, its recovery resolves
+    /// it.
     pub dedup_key: String,
     /// The DAG has recovered: channels with incidents resolve them.
     pub resolve: bool,

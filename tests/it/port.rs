@@ -64,36 +64,9 @@ fn expect_file(path: &Path, actual: &str, failures: &mut Vec<String>) {
     }
 }
 
-/// The alert keys (DESIGN §10) the port writes on DAGs and tasks.
-const ALERT_KEYS: &[&str] = &["on_failure", "on_retry", "on_success", "deadline"];
-
-/// airless's validation of a ported YAML. Until the DAG spec knows the alert
-/// keys, a file whose only errors name them is validated without them.
+/// airless's validation of a ported YAML.
 fn validate(file_name: &str, yaml: &str) -> Result<(), Vec<String>> {
-    let Err(errors) = airless::dag::load(Path::new(file_name), yaml) else {
-        return Ok(());
-    };
-    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    if !errors
-        .iter()
-        .all(|e| ALERT_KEYS.iter().any(|k| e.contains(k)))
-    {
-        return Err(errors);
-    }
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
-    let strip = |map: &mut serde_yaml::Value| {
-        if let Some(map) = map.as_mapping_mut() {
-            for key in ALERT_KEYS {
-                map.remove(*key);
-            }
-        }
-    };
-    strip(&mut doc);
-    if let Some(tasks) = doc.get_mut("tasks").and_then(|t| t.as_sequence_mut()) {
-        tasks.iter_mut().for_each(strip);
-    }
-    let bare = serde_yaml::to_string(&doc).unwrap();
-    airless::dag::load(Path::new(file_name), &bare)
+    airless::dag::load(Path::new(file_name), yaml)
         .map(|_| ())
         .map_err(|e| e.iter().map(ToString::to_string).collect())
 }

@@ -238,46 +238,6 @@ pub fn convert(
     );
     let file_name = format!("{dag_id}.yaml");
     if let Err(errors) = crate::dag::load(Path::new(&file_name), &text) {
-        // until the DAG spec learns the alert keys (DESIGN §10), a file
-        // that only fails on them is checked without them
-        let without_alerts = || {
-            let tasks: Vec<TaskOut> = tasks
-                .iter()
-                .map(|t| TaskOut {
-                    entries: t
-                        .entries
-                        .iter()
-                        .filter(|(k, _, _)| !ALERT_KEYS.contains(&k.as_str()))
-                        .cloned()
-                        .collect(),
-                    comments: t.comments.clone(),
-                    alert_args: AlertArgs::default(),
-                    task_id: t.task_id.clone(),
-                    kind: t.kind,
-                    depends_on: t.depends_on.clone(),
-                    trigger_rule: t.trigger_rule.clone(),
-                })
-                .collect();
-            let bare = write(
-                source,
-                opts,
-                &timing,
-                header.clone(),
-                header_comments.clone(),
-                defaults.clone(),
-                &DagAlerts::default(),
-                &tasks,
-            );
-            crate::dag::load(Path::new(&file_name), &bare)
-        };
-        let only_alert_keys = errors
-            .iter()
-            .all(|e| ALERT_KEYS.iter().any(|k| e.to_string().contains(k)));
-        let errors = if only_alert_keys && without_alerts().is_ok() {
-            Vec::new()
-        } else {
-            errors
-        };
         for error in errors {
             notes.push(Note::new(dag.line, format!("DAG `{dag_id}`"), format!("the written YAML does not pass airless's validation (a bug in the port; please report it): {error}")));
         }
@@ -663,9 +623,6 @@ struct DagAlerts {
     comments: Vec<String>,
     entries: Vec<Entry>,
 }
-
-/// The keys `alerts` writes, on a DAG or a task.
-const ALERT_KEYS: &[&str] = &["on_failure", "on_retry", "on_success", "deadline"];
 
 #[allow(clippy::too_many_arguments)]
 fn write(
