@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airless::notify::config::SnsConfig;
+use airless::notify::email::EmailChannel;
 use airless::notify::sns::SnsChannel;
 use airless::notify::{Alert, AlertEvent, Channel, ChannelConfig, DeliveryError, Message, build};
 use aws_credential_types::Credentials;
 
 use crate::fakes::hooks::FakeHooks;
 use crate::fakes::pagerduty::{AlertState, FakePagerDuty};
-use crate::fakes::smtp::FakeSmtp;
+use crate::fakes::smtp::{CA_PEM, FakeSmtp, TlsMode};
 use crate::fakes::sns::FakeSns;
 
 /// The channel `[notify.NAME]` (given as TOML) describes, with `env`.
@@ -470,6 +471,76 @@ async fn an_email_to_a_closed_port_is_a_retry() {
         .unwrap_err();
 
     assert!(matches!(err, DeliveryError::Retry { .. }), "{err:?}");
+}
+
+/// The e-mail channel of `[notify.mail]` with `tls`, trusting the fake's CA.
+fn email_over_tls(port: u16, tls: &str, extra: &str) -> EmailChannel {
+    let table = email_table(port, extra).replace("tls = \"none\"", &format!("tls = \"{tls}\""));
+    let ChannelConfig::Email(config) =
+        ChannelConfig::from_table("mail", toml::from_str(&table).unwrap()).unwrap()
+    else {
+        panic!("not an e-mail table")
+    };
+    EmailChannel::with_roots("mail", &config, &[CA_PEM]).unwrap()
+}
+
+#[tokio::test]
+async fn an_email_goes_over_starttls_to_a_verified_relay_and_logs_in() {
+    let smtp = FakeSmtp::start_with(TlsMode::StartTls, Some(("alerts", "pa55word"))).await;
+    let mail = email_over_tls(
+        smtp.port,
+        "starttls",
+        "username = \"alerts\"\npassword = \"pa55word\"",
+    );
+    let message = Message::sample(chrono::Utc::now());
+
+    mail.send(&message).await.unwrap();
+
+    let got = &smtp.mails()[0];
+    assert!(got.over_tls);
+    assert_eq!(got.authenticated_as.as_deref(), Some("alerts"));
+    assert_eq!(got.header("Subject").unwrap(), message.subject);
+    assert_eq!(got.body().trim_end(), message.text);
+}
+
+#[tokio::test]
+async fn an_email_goes_over_tls_from_the_first_byte() {
+    let smtp = FakeSmtp::start_with(TlsMode::Implicit, None).await;
+    let mail = email_over_tls(smtp.port, "tls", "");
+
+    mail.send(&Message::sample(chrono::Utc::now()))
+        .await
+        .unwrap();
+
+    assert!(smtp.mails()[0].over_tls);
+}
+
+#[tokio::test]
+async fn starttls_is_never_skipped_nor_an_unknown_certificate_trusted() {
+    // a relay that does not offer STARTTLS gets nothing in plain text
+    let plain = FakeSmtp::start(None).await;
+    let err = email_over_tls(plain.port, "starttls", "")
+        .send(&Message::sample(chrono::Utc::now()))
+        .await
+        .unwrap_err();
+    assert!(plain.mails().is_empty(), "{err:?}");
+
+    // a certificate from a CA nobody trusts is refused
+    let smtp = FakeSmtp::start_with(TlsMode::StartTls, None).await;
+    let untrusting = channel(
+        "mail",
+        &email_table(smtp.port, "").replace("tls = \"none\"", "tls = \"starttls\""),
+        &[],
+    );
+    let err = untrusting
+        .send(&Message::sample(chrono::Utc::now()))
+        .await
+        .unwrap_err();
+    assert!(smtp.mails().is_empty(), "{err:?}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err:?}"
+    );
 }
 
 // --- SNS --------------------------------------------------------------------

@@ -1,16 +1,59 @@
 //! A small ESMTP server (RFC 5321) for integration tests: EHLO/HELO,
 //! AUTH PLAIN (RFC 4954) when a login is set, MAIL FROM, RCPT TO, DATA with
 //! dot-unstuffing, RSET, NOOP, QUIT. Keeps each mail as received and can
-//! answer RCPT TO with a chosen reply (a 4xx or a 5xx). Plain text only.
-//! Depends on tokio and base64 only, never on airless.
+//! answer RCPT TO with a chosen reply (a 4xx or a 5xx). Plain text,
+//! STARTTLS (RFC 3207) or TLS from the first byte, with a certificate for
+//! 127.0.0.1 signed by the test CA in `tls/` (made once with openssl:
+//! P-256 keys, 100 years). Depends on tokio, tokio-rustls and base64 only,
+//! never on airless.
 
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The CA that signed the fake's certificate: a client that trusts it
+/// can verify the fake as `127.0.0.1` or `localhost`.
+pub const CA_PEM: &[u8] = include_bytes!("tls/ca.pem");
+const SERVER_PEM: &[u8] = include_bytes!("tls/server.pem");
+const SERVER_KEY: &[u8] = include_bytes!("tls/server.key");
+
+/// How the fake speaks TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain text only.
+    None,
+    /// Plain text, upgraded by STARTTLS.
+    StartTls,
+    /// TLS from the first byte (SMTPS, port 465).
+    Implicit,
+}
+
+fn acceptor() -> TlsAcceptor {
+    let certs = CertificateDer::pem_slice_iter(SERVER_PEM)
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_else(|e| panic!("the test certificate: {e}"));
+    let key =
+        PrivateKeyDer::from_pem_slice(SERVER_KEY).unwrap_or_else(|e| panic!("the test key: {e}"));
+    let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
+        .unwrap_or_else(|e| panic!("the fake's TLS configuration: {e}"));
+    TlsAcceptor::from(Arc::new(config))
+}
+
+/// A connection, plain or TLS.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+type Conn = BufReader<Box<dyn Io>>;
 
 /// One mail as it arrived over SMTP.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +64,8 @@ pub struct Mail {
     pub data: String,
     /// The user of a successful AUTH on this connection.
     pub authenticated_as: Option<String>,
+    /// Whether it came over TLS (STARTTLS or implicit).
+    pub over_tls: bool,
 }
 
 impl Mail {
@@ -124,8 +169,14 @@ impl Drop for FakeSmtp {
 }
 
 impl FakeSmtp {
-    /// Accepts any sender; with `login`, only after AUTH PLAIN with it.
+    /// Plain text; accepts any sender, or with `login` only after AUTH
+    /// PLAIN with it.
     pub async fn start(login: Option<(&str, &str)>) -> Self {
+        FakeSmtp::start_with(TlsMode::None, login).await
+    }
+
+    /// As [`FakeSmtp::start`], speaking TLS as `mode` says.
+    pub async fn start_with(mode: TlsMode, login: Option<(&str, &str)>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("bind the fake smtp server: {e}"));
@@ -138,10 +189,11 @@ impl FakeSmtp {
             ..SmtpState::default()
         }));
         let accepting = state.clone();
+        let acceptor = acceptor();
         let server = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 lock(&accepting).connections += 1;
-                tokio::spawn(session(stream, accepting.clone()));
+                tokio::spawn(session(stream, accepting.clone(), mode, acceptor.clone()));
             }
         });
         Self {
@@ -175,14 +227,20 @@ fn address(argument: &str) -> String {
 }
 
 /// Writes one reply; `false` when the client has gone.
-async fn say(write: &mut tokio::net::tcp::OwnedWriteHalf, text: &str) -> bool {
-    write.write_all(text.as_bytes()).await.is_ok()
+async fn say(conn: &mut Conn, text: &str) -> bool {
+    conn.write_all(text.as_bytes()).await.is_ok() && conn.flush().await.is_ok()
 }
 
-async fn session(stream: TcpStream, state: Shared) {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read);
-    if !say(&mut write, "220 fake.smtp ESMTP ready\r\n").await {
+async fn session(stream: TcpStream, state: Shared, mode: TlsMode, acceptor: TlsAcceptor) {
+    let (mut conn, mut secure): (Conn, bool) = if mode == TlsMode::Implicit {
+        match acceptor.accept(stream).await {
+            Ok(tls) => (BufReader::new(Box::new(tls)), true),
+            Err(_) => return,
+        }
+    } else {
+        (BufReader::new(Box::new(stream)), false)
+    };
+    if !say(&mut conn, "220 fake.smtp ESMTP ready\r\n").await {
         return;
     }
     let needs_login = lock(&state).login.is_some();
@@ -192,7 +250,7 @@ async fn session(stream: TcpStream, state: Shared) {
     let mut line = String::new();
     loop {
         line.clear();
-        match lines.read_line(&mut line).await {
+        match conn.read_line(&mut line).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
@@ -206,11 +264,31 @@ async fn session(stream: TcpStream, state: Shared) {
                 } else {
                     ""
                 };
+                let starttls = if mode == TlsMode::StartTls && !secure {
+                    "250-STARTTLS\r\n"
+                } else {
+                    ""
+                };
                 format!(
-                    "250-fake.smtp greets {argument}\r\n250-8BITMIME\r\n{auth}250 SIZE 10485760\r\n"
+                    "250-fake.smtp greets {argument}\r\n250-8BITMIME\r\n{starttls}{auth}250 SIZE 10485760\r\n"
                 )
             }
             "HELO" => "250 fake.smtp\r\n".to_owned(),
+            "STARTTLS" if mode == TlsMode::StartTls && !secure => {
+                if !say(&mut conn, "220 2.0.0 Ready to start TLS\r\n").await {
+                    return;
+                }
+                // RFC 3207: the session starts over, forgetting all it knew.
+                match acceptor.accept(conn.into_inner()).await {
+                    Ok(tls) => conn = BufReader::new(Box::new(tls)),
+                    Err(_) => return,
+                }
+                secure = true;
+                user = None;
+                from = None;
+                rcpt.clear();
+                continue;
+            }
             "AUTH" => {
                 let mut parts = argument.split_whitespace();
                 let mechanism = parts.next().unwrap_or("").to_ascii_uppercase();
@@ -218,11 +296,11 @@ async fn session(stream: TcpStream, state: Shared) {
                 let encoded = match (mechanism.as_str(), initial) {
                     ("PLAIN", Some(encoded)) => Some(encoded),
                     ("PLAIN", None) => {
-                        if !say(&mut write, "334 \r\n").await {
+                        if !say(&mut conn, "334 \r\n").await {
                             return;
                         }
                         let mut response = String::new();
-                        match lines.read_line(&mut response).await {
+                        match conn.read_line(&mut response).await {
                             Ok(0) | Err(_) => return,
                             Ok(_) => Some(response.trim().to_owned()),
                         }
@@ -265,13 +343,13 @@ async fn session(stream: TcpStream, state: Shared) {
             },
             "DATA" if rcpt.is_empty() => "503 5.5.1 Error: need RCPT command\r\n".to_owned(),
             "DATA" => {
-                if !say(&mut write, "354 End data with <CR><LF>.<CR><LF>\r\n").await {
+                if !say(&mut conn, "354 End data with <CR><LF>.<CR><LF>\r\n").await {
                     return;
                 }
                 let mut data = String::new();
                 loop {
                     let mut data_line = String::new();
-                    match lines.read_line(&mut data_line).await {
+                    match conn.read_line(&mut data_line).await {
                         Ok(0) | Err(_) => return,
                         Ok(_) => {}
                     }
@@ -286,6 +364,7 @@ async fn session(stream: TcpStream, state: Shared) {
                     rcpt_to: std::mem::take(&mut rcpt),
                     data,
                     authenticated_as: user.clone(),
+                    over_tls: secure,
                 });
                 "250 2.0.0 Ok: queued\r\n".to_owned()
             }
@@ -296,12 +375,12 @@ async fn session(stream: TcpStream, state: Shared) {
             }
             "NOOP" => "250 2.0.0 Ok\r\n".to_owned(),
             "QUIT" => {
-                let _ = say(&mut write, "221 2.0.0 Bye\r\n").await;
+                let _ = say(&mut conn, "221 2.0.0 Bye\r\n").await;
                 return;
             }
             _ => "502 5.5.2 Error: command not recognized\r\n".to_owned(),
         };
-        if !say(&mut write, &answer).await {
+        if !say(&mut conn, &answer).await {
             return;
         }
     }
