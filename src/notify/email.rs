@@ -1,13 +1,15 @@
 //! E-mail over SMTP with lettre: STARTTLS, TLS from the first byte, or
 //! plain text (`tls = "none"`, for a relay on localhost and for tests);
 //! optional login. The subject is the message's subject, the body its text
-//! as text/plain. 4xx replies and lost connections are retried, 5xx ones
-//! (a refused login, an unknown mailbox) are not.
+//! as text/plain, marked `Auto-Submitted` so nobody's autoresponder
+//! answers. 4xx replies and lost connections are retried, 5xx ones
+//! (a refused login, an unknown mailbox) are not, nor is a relay that does
+//! not offer the STARTTLS it was configured with.
 
 use std::time::Duration;
 
 use lettre::message::Mailbox;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -103,6 +105,11 @@ impl EmailChannel {
             .from(self.from.clone())
             .subject(message.subject.replace(['\r', '\n'], " "))
             .header(ContentType::TEXT_PLAIN)
+            // RFC 3834: no out-of-office replies to an alert sender
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                "auto-generated".to_owned(),
+            ))
             .message_id(None);
         for to in &self.to {
             builder = builder.to(to.clone());

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::config::PagerDutyConfig;
-use super::{Channel, DeliveryError, Message, http};
+use super::{AlertEvent, Channel, DeliveryError, Message, http};
 
 /// The Events API's limits on `payload.summary` and `dedup_key`.
 const MAX_SUMMARY: usize = 1024;
@@ -84,7 +84,7 @@ impl PagerDutyChannel {
             "payload": {
                 "summary": truncate(&message.subject, MAX_SUMMARY),
                 "source": self.source,
-                "severity": self.severity,
+                "severity": self.severity_for(message),
                 "timestamp": last.map(|a| a.at.to_rfc3339()),
                 "component": last.map(|a| a.dag_id.as_str()),
                 "class": last.map(|a| a.event.as_str()),
@@ -96,6 +96,21 @@ impl PagerDutyChannel {
             },
             "links": links,
         })
+    }
+}
+
+impl PagerDutyChannel {
+    /// The configured severity for trouble (a failure, a missed deadline,
+    /// a DAG that stopped loading); a message of retries only is a
+    /// `warning`, of successes only `info`, so they do not page as loudly.
+    fn severity_for(&self, message: &Message) -> &str {
+        if message.alerts.iter().any(|a| a.event.is_trouble()) {
+            &self.severity
+        } else if message.alerts.iter().any(|a| a.event == AlertEvent::Retry) {
+            "warning"
+        } else {
+            "info"
+        }
     }
 }
 
@@ -161,6 +176,16 @@ mod tests {
             json!({"routing_key": "R0UTING", "event_action": "resolve",
                    "dedup_key": "airless_test.notify_test"})
         );
+    }
+
+    #[test]
+    fn retries_and_successes_page_softly() {
+        let pd = channel("critical").unwrap();
+        let mut message = Message::sample(chrono::Utc::now());
+        message.alerts[0].event = AlertEvent::Retry;
+        assert_eq!(pd.event(&message)["payload"]["severity"], "warning");
+        message.alerts[0].event = AlertEvent::Success;
+        assert_eq!(pd.event(&message)["payload"]["severity"], "info");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! AWS SNS: one `Publish` to a topic (subject and text), with the standard
 //! AWS credential chain. The client is made on the first send (loading the
 //! AWS configuration is async); the SDK does not retry, the outbox does.
+//! FIFO topics get a group id (the incident's key) and a deduplication id
+//! (the message's digest).
 //! Throttling and 5xx are retried, other refusals (no such topic, access
 //! denied) are not.
 
@@ -12,6 +14,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
+use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use super::config::SnsConfig;
@@ -118,15 +121,20 @@ impl std::fmt::Debug for SnsChannel {
 #[async_trait::async_trait]
 impl Channel for SnsChannel {
     async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
-        let sent = self
+        let mut publish = self
             .client()
             .await
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(subject(&message.subject))
-            .message(body(&message.text))
-            .send()
-            .await;
+            .message(body(&message.text));
+        if self.topic_arn.ends_with(".fifo") {
+            let (group, dedup) = fifo_ids(message);
+            publish = publish
+                .message_group_id(group)
+                .message_deduplication_id(dedup);
+        }
+        let sent = publish.send().await;
         match sent {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(service)) => {
@@ -170,6 +178,29 @@ pub fn subject(text: &str) -> String {
     }
     let cut: String = clean.chars().take(MAX_SUBJECT - 3).collect();
     format!("{}...", cut.trim_end())
+}
+
+/// A FIFO topic's `MessageGroupId` (the incident's key, so one DAG's
+/// alerts stay in order) and `MessageDeduplicationId` (a digest of the
+/// message, so a retried publish inside SNS's 5-minute window is dropped).
+fn fifo_ids(message: &Message) -> (String, String) {
+    let group: String = message
+        .dedup_key
+        .chars()
+        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+        .take(128)
+        .collect();
+    let mut digest = Sha256::new();
+    for part in [&message.dedup_key, &message.subject, &message.text] {
+        digest.update(part.as_bytes());
+        digest.update([0]);
+    }
+    let group = if group.is_empty() {
+        "airless".to_owned()
+    } else {
+        group
+    };
+    (group, format!("{:x}", digest.finalize()))
 }
 
 /// The text, cut at a character boundary to SNS's message size.
@@ -216,6 +247,15 @@ mod tests {
         let err =
             SnsChannel::new("s", &config("arn:aws:sqs:eu-west-1:1:q", None), None).unwrap_err();
         assert!(err.contains("is not an SNS topic ARN"), "{err}");
+    }
+
+    #[test]
+    fn fifo_ids_are_stable_and_within_limits() {
+        let message = Message::sample(chrono::Utc::now());
+        let (group, dedup) = fifo_ids(&message);
+        assert_eq!(group, "airless_test.notify_test");
+        assert_eq!(dedup.len(), 64);
+        assert_eq!(fifo_ids(&message.clone()).1, dedup);
     }
 
     #[test]

@@ -405,6 +405,10 @@ async fn an_email_arrives_with_its_from_to_subject_and_text() {
         got.header("Content-Type")
     );
     assert!(got.header("Message-ID").is_some());
+    assert_eq!(
+        got.header("Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
     assert_eq!(got.body().trim_end(), message.text);
     assert_eq!(got.authenticated_as, None);
 }
@@ -636,6 +640,30 @@ async fn sns_throttling_is_a_retry_and_a_missing_topic_is_permanent() {
         "{err:?}"
     );
     assert!(fake.published().is_empty());
+}
+
+#[tokio::test]
+async fn a_fifo_topic_gets_a_group_and_drops_a_repeated_message() {
+    let fifo = "arn:aws:sns:eu-west-1:123456789012:airless-alerts.fifo";
+    let fake = FakeSns::start().await;
+    fake.create_topic(fifo);
+    let channel = sns(&fake, fifo);
+    let message = Message::new(vec![alert(AlertEvent::Failure, Some("clean"))]);
+
+    channel.send(&message).await.unwrap();
+    channel.send(&message).await.unwrap();
+
+    let published = fake.published();
+    assert_eq!(
+        published.len(),
+        1,
+        "a retried publish is not delivered twice"
+    );
+    assert_eq!(
+        published[0].message_group_id.as_deref(),
+        Some("pinterest_batch.clean")
+    );
+    assert_eq!(fake.requests(), 2);
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //! &Subject=…` POSTed to `/`, signed with SigV4 (the credential scope is
 //! checked, not the signature), answered with the documented
 //! `PublishResponse` XML and a `MessageId`, or an `ErrorResponse`
-//! (`NotFound`, `InvalidParameter`, `Throttling`). Depends on axum and tokio
+//! (`NotFound`, `InvalidParameter`, `Throttling`). FIFO topics (`.fifo`)
+//! need a `MessageGroupId` and drop a repeated `MessageDeduplicationId`. Depends on axum and tokio
 //! only, never on airless.
 
 #![allow(dead_code)]
@@ -24,6 +25,9 @@ pub struct Published {
     pub topic_arn: String,
     pub subject: Option<String>,
     pub message: String,
+    /// FIFO topics' `MessageGroupId` and `MessageDeduplicationId`.
+    pub message_group_id: Option<String>,
+    pub message_deduplication_id: Option<String>,
     /// The access key id from the SigV4 credential scope.
     pub access_key_id: String,
     pub region: String,
@@ -177,8 +181,30 @@ async fn action(
             "Invalid parameter: Subject",
         );
     }
+    let message_group_id = form.get("MessageGroupId").cloned();
+    let message_deduplication_id = form.get("MessageDeduplicationId").cloned();
+    if topic_arn.ends_with(".fifo") {
+        if message_group_id.is_none() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Sender",
+                "InvalidParameter",
+                "Invalid parameter: The MessageGroupId parameter is required for FIFO topics",
+            );
+        }
+        // the same deduplication id again: accepted, not delivered twice
+        if let Some(seen) = state.published.iter().find(|p| {
+            p.topic_arn == topic_arn
+                && message_deduplication_id.is_some()
+                && p.message_deduplication_id == message_deduplication_id
+        }) {
+            return published_reply(&seen.message_id);
+        }
+    }
     let message_id = format!("00000000-0000-4000-8000-{:012}", state.published.len() + 1);
     state.published.push(Published {
+        message_group_id,
+        message_deduplication_id,
         message_id: message_id.clone(),
         topic_arn,
         subject,
@@ -186,6 +212,10 @@ async fn action(
         access_key_id,
         region,
     });
+    published_reply(&message_id)
+}
+
+fn published_reply(message_id: &str) -> Response {
     let xml = format!(
         "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">\
          <PublishResult><MessageId>{message_id}</MessageId></PublishResult>\
