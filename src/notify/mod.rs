@@ -8,8 +8,16 @@
 //! (and `clients`-style HTTP/SMTP/AWS crates); the sender lives beside the
 //! daemon.
 
+pub mod config;
+pub mod email;
+mod http;
 pub mod message;
+pub mod pagerduty;
+pub mod slack;
+pub mod sns;
+pub mod webhook;
 
+pub use config::{ChannelConfig, build};
 pub use message::{Alert, AlertEvent, Message};
 
 use std::time::Duration;

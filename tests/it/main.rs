@@ -26,6 +26,7 @@ mod kafka_rest_client;
 mod kinesis_rest_client;
 mod lake_s3;
 mod layout;
+mod notify_channels;
 mod ownership;
 mod port;
 mod port_mwaa;

@@ -2,9 +2,13 @@
 //! nobody can run here.
 
 pub mod databricks;
+pub mod hooks;
 pub mod kafka_rest;
 pub mod mwaa;
+pub mod pagerduty;
 pub mod s3;
+pub mod smtp;
+pub mod sns;
 
 /// A free port on `127.0.0.1` for a fake, and its base URL (`http://127.0.0.1:P`).
 pub async fn listen(what: &str) -> (tokio::net::TcpListener, String) {
