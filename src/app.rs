@@ -5,7 +5,7 @@
 //! completes, then stops in order. Nothing imports this module but `main`
 //! (through `cli`) and the test harness.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ pub struct App {
     registry: DagRegistry,
     launcher: Launcher,
     root: CancellationToken,
+    channels: HashMap<String, Arc<dyn crate::notify::Channel>>,
 }
 
 /// Opens the state database as the one scheduler on it (refusing, before
@@ -43,6 +44,9 @@ pub async fn build(config: Config, env: BTreeMap<String, String>) -> anyhow::Res
             config.dags_folder.display()
         );
     }
+    // a channel that cannot be built stops the start, naming its table
+    let channels = crate::notify::channels(&config.notify, &env)
+        .map_err(|err| anyhow::anyhow!("{err} (in the [notify.*] tables of airless.toml)"))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let control = Control::open(
         &config.database,
@@ -68,6 +72,7 @@ pub async fn build(config: Config, env: BTreeMap<String, String>) -> anyhow::Res
         registry,
         launcher,
         root,
+        channels,
     })
 }
 
@@ -95,6 +100,7 @@ impl App {
             registry,
             launcher,
             root,
+            channels,
         } = self;
         let state = AppState {
             dags: registry.clone(),
@@ -141,6 +147,19 @@ impl App {
         let scheduler_task = tokio::spawn(scheduler.run(root.child_token()));
         let leases = tokio::spawn(launcher.clone().keep_leases(root.child_token()));
         let checkpoints = tokio::spawn(checkpoint_wal(control.clone(), root.child_token()));
+        let alerts = tokio::spawn(
+            crate::scheduler::alerts::AlertSender::new(
+                control.clone(),
+                registry.clone(),
+                channels,
+                crate::scheduler::alerts::AlertSettings {
+                    wait: config.notify_wait,
+                    window: config.notify_window,
+                    public_url: config.public_url.clone(),
+                },
+            )
+            .run(root.child_token()),
+        );
         let processor = crate::scheduler::dag_processor::DagProcessor::new(
             config.dags_folder.clone(),
             config.max_dag_file_size,
@@ -177,6 +196,7 @@ impl App {
             let _ = watcher_task.await;
         }
         let _ = checkpoints.await;
+        let _ = alerts.await;
         let _ = leases.await;
         if launcher.shutdown(config.shutdown_grace).await {
             tracing::info!("all running tries finished");

@@ -951,7 +951,11 @@ fn build_task(spec: TaskSpec, defaults: &TaskDefaults) -> Task {
             max_retry_delay: pick(&o.max_retry_delay, &defaults.max_retry_delay),
         },
         execution_timeout: pick(&o.execution_timeout, &defaults.execution_timeout),
-        deadline: spec.common.deadline.as_ref().and_then(|d| parse_deadline(d).ok()),
+        deadline: spec
+            .common
+            .deadline
+            .as_ref()
+            .and_then(|d| parse_deadline(d).ok()),
         alerts: TaskAlerts {
             on_failure: o
                 .on_failure

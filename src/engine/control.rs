@@ -892,7 +892,21 @@ impl Control {
         Ok(self
             .inner
             .writer
-            .insert_run_alert(run, "deadline", channels, self.now())
+            .insert_run_alert(run, None, "deadline", channels, self.now())
+            .await?)
+    }
+
+    /// Records that task instance `ti` of `run` missed its task's deadline.
+    pub async fn task_deadline_missed(
+        &self,
+        run: &DagRun,
+        ti: &TaskInstance,
+        channels: &[String],
+    ) -> Result<(), ControlError> {
+        Ok(self
+            .inner
+            .writer
+            .insert_run_alert(run, Some(ti), "deadline", channels, self.now())
             .await?)
     }
 

@@ -18,6 +18,22 @@ pub mod sns;
 pub mod webhook;
 
 pub use config::{ChannelConfig, build};
+
+/// Every `[notify.NAME]` table built into its channel, its `${VAR}`s
+/// expanded from `env`; the first mistake, naming its table, otherwise.
+pub fn channels(
+    tables: &std::collections::BTreeMap<String, toml::Table>,
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<std::collections::HashMap<String, std::sync::Arc<dyn Channel>>, String> {
+    let mut built = std::collections::HashMap::new();
+    for (name, table) in tables {
+        let config = ChannelConfig::from_table(name, table.clone())?
+            .resolve(env)
+            .map_err(|err| format!("notify.{name}: {err}"))?;
+        built.insert(name.clone(), build(name, &config)?);
+    }
+    Ok(built)
+}
 pub use message::{Alert, AlertEvent, Message};
 
 use std::time::Duration;

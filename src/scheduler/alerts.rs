@@ -46,6 +46,9 @@ pub struct AlertSender {
     channels: HashMap<String, Arc<dyn Channel>>,
     settings: AlertSettings,
     last_sent: HashMap<(String, String), DateTime<Utc>>,
+    /// Task instances whose deadline alert is written (the store's unique
+    /// index keeps it once across restarts too).
+    late_tasks: std::collections::HashSet<i64>,
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {
@@ -71,6 +74,7 @@ impl AlertSender {
             channels,
             settings,
             last_sent: HashMap::new(),
+            late_tasks: std::collections::HashSet::new(),
         }
     }
 
@@ -246,9 +250,11 @@ impl AlertSender {
         }
     }
 
-    /// Records an alert for each unfinished run past its DAG's deadline.
-    async fn check_deadlines(&self, now: DateTime<Utc>) -> Result<(), ControlError> {
+    /// Records an alert for each unfinished run past its DAG's deadline,
+    /// and each unfinished task instance past its task's.
+    async fn check_deadlines(&mut self, now: DateTime<Utc>) -> Result<(), ControlError> {
         let bag = self.dags.snapshot();
+        self.check_task_deadlines(&bag, now).await?;
         for dag in bag.dags.values() {
             let Some(deadline) = &dag.alerts.deadline else {
                 continue;
@@ -267,6 +273,66 @@ impl AlertSender {
                 if now > from + chrono_duration(deadline.after) {
                     tracing::warn!(dag_id = %run.dag_id, run_id = %run.run_id, "the run missed its deadline");
                     self.control.deadline_missed(&run, &deadline.notify).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AlertSender {
+    async fn check_task_deadlines(
+        &mut self,
+        bag: &crate::dag::DagBag,
+        now: DateTime<Utc>,
+    ) -> Result<(), ControlError> {
+        if !bag
+            .dags
+            .values()
+            .any(|d| d.tasks.iter().any(|t| t.deadline.is_some()))
+        {
+            return Ok(());
+        }
+        let reader = self.control.reader().clone();
+        let mut runs = reader
+            .runs_in_state(crate::model::RunState::Running)
+            .await?;
+        runs.extend(reader.runs_in_state(crate::model::RunState::Queued).await?);
+        for run in runs {
+            let Some(dag) = bag.dags.get(run.dag_id.as_str()) else {
+                continue;
+            };
+            if dag.tasks.iter().all(|t| t.deadline.is_none()) {
+                continue;
+            }
+            for ti in reader.task_instances(run.id).await? {
+                let finished = matches!(
+                    ti.state,
+                    crate::model::TaskState::Success
+                        | crate::model::TaskState::Skipped
+                        | crate::model::TaskState::Failed
+                        | crate::model::TaskState::UpstreamFailed
+                );
+                if finished || self.late_tasks.contains(&ti.id) {
+                    continue;
+                }
+                let Some(deadline) = dag
+                    .task_index(ti.task_id.as_str())
+                    .and_then(|i| dag.tasks[i].deadline.as_ref())
+                else {
+                    continue;
+                };
+                let from = match deadline.from {
+                    DeadlineFrom::Queued => run.queued_at,
+                    DeadlineFrom::LogicalDate => run.logical_date,
+                    DeadlineFrom::DataIntervalEnd => run.data_interval_end,
+                };
+                if now > from + chrono_duration(deadline.after) {
+                    tracing::warn!(dag_id = %run.dag_id, run_id = %run.run_id, task_id = %ti.task_id, "the task missed its deadline");
+                    self.control
+                        .task_deadline_missed(&run, &ti, &deadline.notify)
+                        .await?;
+                    self.late_tasks.insert(ti.id);
                 }
             }
         }

@@ -274,10 +274,12 @@ pub(crate) trait StateWrite: Send + Sync + std::fmt::Debug {
         error: &str,
         next: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
-    /// Records a run-level alert (a missed deadline) to each channel, once.
+    /// Records a run-level alert (a missed deadline) to each channel, once;
+    /// with `ti`, about that task instance (once per instance).
     async fn insert_run_alert(
         &self,
         run: &DagRun,
+        ti: Option<&TaskInstance>,
         event: &str,
         channels: &[String],
         now: DateTime<Utc>,

@@ -95,13 +95,17 @@ fn folder(toml: &str, dags: &[(&str, String)]) -> tempfile::TempDir {
 
 async fn task_state(daemon: &Daemon, dag: &str, run: &str, task: &str) -> Value {
     daemon
-        .get(&format!("/api/v1/dags/{dag}/dagRuns/{run}/taskInstances/{task}"))
+        .get(&format!(
+            "/api/v1/dags/{dag}/dagRuns/{run}/taskInstances/{task}"
+        ))
         .await["state"]
         .clone()
 }
 
 async fn alerts(daemon: &Daemon, status: &str) -> Vec<Value> {
-    daemon.get(&format!("/api/airless/alerts?status={status}")).await["alerts"]
+    daemon
+        .get(&format!("/api/airless/alerts?status={status}"))
+        .await["alerts"]
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -120,24 +124,38 @@ async fn a_failure_recorded_before_a_kill_9_is_alerted_once_after_the_restart() 
     );
     let env = [("HOOK_URL", url.as_str()), ("AIRLESS_NOTIFY_WAIT", "6s")];
     let daemon = Daemon::start_with_env(dir.path(), &env).await;
-    daemon.post("/api/v1/dags/fails/dagRuns", json!({"dag_run_id": "r1"})).await;
+    daemon
+        .post("/api/v1/dags/fails/dagRuns", json!({"dag_run_id": "r1"}))
+        .await;
     wait_for("boom to fail", Duration::from_secs(30), async || {
         task_state(&daemon, "fails", "r1", "boom").await == "failed"
     })
     .await;
-    assert_eq!(alerts(&daemon, "pending").await.len(), 1, "the failure wrote its alert");
+    assert_eq!(
+        alerts(&daemon, "pending").await.len(),
+        1,
+        "the failure wrote its alert"
+    );
     drop(daemon); // kill -9, inside the 6 s the alert waits for company
-    assert!(hooks.received().is_empty(), "nothing was sent before the kill");
+    assert!(
+        hooks.received().is_empty(),
+        "nothing was sent before the kill"
+    );
 
     let daemon = Daemon::start_with_env(dir.path(), &env).await;
-    wait_for("the alert after the restart", Duration::from_secs(30), async || {
-        !hooks.received().is_empty()
-    })
+    wait_for(
+        "the alert after the restart",
+        Duration::from_secs(30),
+        async || !hooks.received().is_empty(),
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let received = hooks.received();
     assert_eq!(received.len(), 1, "delivered exactly once");
-    let text = received[0].json()["text"].as_str().unwrap_or_default().to_string();
+    let text = received[0].json()["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     for words in [
         "failure: fails.boom (run r1, try 1)",
         "command exited with code 7",
@@ -156,9 +174,13 @@ async fn a_failure_recorded_before_a_kill_9_is_alerted_once_after_the_restart() 
 async fn a_storm_of_100_failures_is_one_message_and_a_failure_set_over_the_api_is_alerted() {
     let hooks = FakeHooks::start().await;
     let url = hooks.url("/services/T2/B2/X2");
-    let mut storm = String::from("dag_id: storm\nschedule: null\nmax_active_tasks: 100\non_failure: [team]\ntasks:\n");
+    let mut storm = String::from(
+        "dag_id: storm\nschedule: null\nmax_active_tasks: 100\non_failure: [team]\ntasks:\n",
+    );
     for i in 0..100 {
-        storm.push_str(&format!("  - {{ task_id: t{i}, kind: shell, command: \"exit 1\" }}\n"));
+        storm.push_str(&format!(
+            "  - {{ task_id: t{i}, kind: shell, command: \"exit 1\" }}\n"
+        ));
     }
     let slow = "dag_id: slow\nschedule: null\ntasks:\n  - { task_id: wait, kind: shell, command: \"sleep 60\", on_failure: [team] }\n".to_string();
     let dir = folder(TEAM, &[("storm.yaml", storm), ("slow.yaml", slow)]);
@@ -168,7 +190,9 @@ async fn a_storm_of_100_failures_is_one_message_and_a_failure_set_over_the_api_i
         ("AIRLESS_PARALLELISM", "100"),
     ];
     let daemon = Daemon::start_with_env(dir.path(), &env).await;
-    daemon.post("/api/v1/dags/storm/dagRuns", json!({"dag_run_id": "s1"})).await;
+    daemon
+        .post("/api/v1/dags/storm/dagRuns", json!({"dag_run_id": "s1"}))
+        .await;
     wait_for("the storm's message", Duration::from_secs(60), async || {
         !hooks.received().is_empty()
     })
@@ -176,12 +200,17 @@ async fn a_storm_of_100_failures_is_one_message_and_a_failure_set_over_the_api_i
     tokio::time::sleep(Duration::from_secs(2)).await;
     let received = hooks.received();
     assert_eq!(received.len(), 1, "one message for the storm");
-    let text = received[0].json()["text"].as_str().unwrap_or_default().to_string();
+    let text = received[0].json()["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(text.contains("storm: 100 alerts"), "{text}");
     assert_eq!(alerts(&daemon, "delivered").await.len(), 100);
 
     // a failure set from the API (the run failed by a PATCH) is alerted too
-    daemon.post("/api/v1/dags/slow/dagRuns", json!({"dag_run_id": "w1"})).await;
+    daemon
+        .post("/api/v1/dags/slow/dagRuns", json!({"dag_run_id": "w1"}))
+        .await;
     wait_for("wait to run", Duration::from_secs(30), async || {
         task_state(&daemon, "slow", "w1", "wait").await == "running"
     })
@@ -190,15 +219,20 @@ async fn a_storm_of_100_failures_is_one_message_and_a_failure_set_over_the_api_i
         .patch("/api/v1/dags/slow/dagRuns/w1", json!({"state": "failed"}))
         .await;
     assert_eq!(status, 200);
-    wait_for("the cancelled task's alert", Duration::from_secs(30), async || {
-        hooks.received().len() == 2
-    })
+    wait_for(
+        "the cancelled task's alert",
+        Duration::from_secs(30),
+        async || hooks.received().len() == 2,
+    )
     .await;
     let text = hooks.received()[1].json()["text"]
         .as_str()
         .unwrap_or_default()
         .to_string();
-    assert!(text.contains("failure: slow.wait (run w1, try 1)"), "{text}");
+    assert!(
+        text.contains("failure: slow.wait (run w1, try 1)"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -222,15 +256,23 @@ async fn a_dead_channel_is_retried_and_shown_undelivered_and_a_missed_deadline_i
     );
     let env = [("HOOK_URL", url.as_str()), ("AIRLESS_NOTIFY_WAIT", "0s")];
     let daemon = Daemon::start_with_env(dir.path(), &env).await;
-    daemon.post("/api/v1/dags/breaks/dagRuns", json!({"dag_run_id": "b1"})).await;
-    daemon.post("/api/v1/dags/late/dagRuns", json!({"dag_run_id": "l1"})).await;
+    daemon
+        .post("/api/v1/dags/breaks/dagRuns", json!({"dag_run_id": "b1"}))
+        .await;
+    daemon
+        .post("/api/v1/dags/late/dagRuns", json!({"dag_run_id": "l1"}))
+        .await;
 
-    wait_for("a second delivery attempt", Duration::from_secs(30), async || {
-        alerts(&daemon, "pending")
-            .await
-            .iter()
-            .any(|a| a["channel"] == "dead" && a["attempts"].as_u64().unwrap_or(0) >= 2)
-    })
+    wait_for(
+        "a second delivery attempt",
+        Duration::from_secs(30),
+        async || {
+            alerts(&daemon, "pending")
+                .await
+                .iter()
+                .any(|a| a["channel"] == "dead" && a["attempts"].as_u64().unwrap_or(0) >= 2)
+        },
+    )
     .await;
     let pending = alerts(&daemon, "pending").await;
     let dead_alert = pending.iter().find(|a| a["channel"] == "dead").unwrap();

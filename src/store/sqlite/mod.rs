@@ -16,7 +16,7 @@ use sqlx::sqlite::{
 };
 
 use super::{Access, Fence, NewDagRun, NewDagVersion, StateWrite, StoreError, TryEnd};
-use crate::model::{DagId, DagRun, Lease, Owner, ProcessGroup, RunState, TaskState};
+use crate::model::{DagId, DagRun, Lease, Owner, ProcessGroup, RunState, TaskInstance, TaskState};
 use rows::Rec;
 
 impl From<sqlx::Error> for StoreError {
@@ -421,6 +421,7 @@ impl StateWrite for SqliteStore {
     async fn insert_run_alert(
         &self,
         run: &DagRun,
+        ti: Option<&TaskInstance>,
         event: &str,
         channels: &[String],
         now: DateTime<Utc>,
@@ -428,15 +429,20 @@ impl StateWrite for SqliteStore {
         self.wrote();
         let mut tx = self.pool.begin().await?;
         for channel in channels {
+            // a task's deadline alert has try 0: once per instance
             sqlx::query(
-                "INSERT OR IGNORE INTO alerts (channel, event, dag_id, dag_run_id, state, created_at, next_attempt_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                "INSERT OR IGNORE INTO alerts (channel, event, dag_id, dag_run_id, task_instance_id,
+                                               task_id, try_number, state, created_at, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
             )
             .bind(channel)
             .bind(event)
             .bind(run.dag_id.as_str())
             .bind(run.id)
-            .bind(run.state.as_str())
+            .bind(ti.map(|t| t.id))
+            .bind(ti.map(|t| t.task_id.as_str()))
+            .bind(ti.map(|_| 0))
+            .bind(ti.map_or(run.state.as_str(), |t| t.state.as_str()))
             .bind(now)
             .execute(&mut *tx)
             .await?;
