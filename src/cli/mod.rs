@@ -2,6 +2,7 @@
 //! work in-process on the DAG folder and the state database.
 
 mod dags;
+mod notify;
 pub mod port;
 mod remote;
 mod table;
@@ -66,6 +67,9 @@ pub enum Command {
     /// Port Airflow DAG files or a live MWAA environment to airless YAML.
     #[command(subcommand)]
     Port(port::PortCommand),
+    /// Alert channels (`[notify.NAME]` in airless.toml).
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +211,7 @@ pub async fn run(
             task_id,
             date,
         }) => dags::test_task(&config, env, &dag_id, &task_id, date.as_deref()).await,
+        Command::Notify(command) => notify::run(command, &config, &env).await,
         Command::Port(command) => {
             let code = port::run(command).await?;
             Ok(if code == std::process::ExitCode::SUCCESS {

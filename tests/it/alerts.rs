@@ -296,3 +296,58 @@ async fn a_dead_channel_is_retried_and_shown_undelivered_and_a_missed_deadline_i
     assert!(text.contains("deadline: late (run l1)"), "{text}");
     assert_eq!(task_state(&daemon, "late", "l1", "long").await, "running");
 }
+
+// the CLI blocks its thread while it runs: the fake serves from another
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_test_sends_a_sample_through_a_channel_and_says_what_went_wrong() {
+    let hooks = FakeHooks::start().await;
+    let url = hooks.url("/services/T4/B4/X4");
+    let dir = folder(
+        &format!("{TEAM}\n[notify.broken]\nkind = \"slack\"\nurl = \"${{NOT_SET_ANYWHERE}}\"\n"),
+        &[],
+    );
+    let run = |name: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_airless"))
+            .args(["notify", "test", name])
+            .current_dir(dir.path())
+            .env("HOOK_URL", &url)
+            .env_remove("NOT_SET_ANYWHERE")
+            .output()
+            .unwrap()
+    };
+    let sent = run("team");
+    assert_eq!(sent.status.code(), Some(0), "{sent:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&sent.stdout).trim(),
+        "sent a test alert through `team`"
+    );
+    let received = hooks.received();
+    assert_eq!(received.len(), 1);
+    assert!(
+        received[0].json()["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("failure: airless_test.notify_test")
+    );
+
+    let missing = run("nobody");
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr).trim(),
+        "airless.toml has no [notify.nobody] table; its channels: broken, team"
+    );
+    let broken = run("broken");
+    assert_eq!(broken.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&broken.stderr);
+    assert!(
+        said.contains("notify.broken") && said.contains("${NOT_SET_ANYWHERE}") && said.contains("not set"),
+        "{said}"
+    );
+    hooks.reply_next(404, None, "no_service");
+    let refused = run("team");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("`team` refused the test alert: HTTP 404"),
+        "{refused:?}"
+    );
+}
