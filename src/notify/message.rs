@@ -122,16 +122,9 @@ impl Message {
             (n, _) if flapping => format!("[airless] {dag} is flapping: {n} alerts"),
             (n, _) => format!("[airless] {dag}: {n} alerts"),
         };
-        let dedup_key = match (alerts.len(), &first) {
-            (
-                1,
-                Some(Alert {
-                    task_id: Some(task),
-                    ..
-                }),
-            ) => format!("{dag}.{task}"),
-            _ => dag.clone(),
-        };
+        // one incident per DAG, so a recovery resolves what its failures
+        // opened, whichever tasks they were
+        let dedup_key = dag.clone();
         let mut text = String::new();
         if flapping {
             text.push_str(&format!(

@@ -159,7 +159,7 @@ mod tests {
         message.alerts[0].run_url = Some("http://ui/runs/1".into());
         let event = channel("critical").unwrap().event(&message);
         assert_eq!(event["event_action"], "trigger");
-        assert_eq!(event["dedup_key"], "airless_test.notify_test");
+        assert_eq!(event["dedup_key"], "airless_test");
         assert_eq!(event["payload"]["summary"], message.subject.as_str());
         assert_eq!(event["payload"]["source"], "airless-prod");
         assert_eq!(event["payload"]["severity"], "critical");
@@ -174,7 +174,7 @@ mod tests {
         assert_eq!(
             event,
             json!({"routing_key": "R0UTING", "event_action": "resolve",
-                   "dedup_key": "airless_test.notify_test"})
+                   "dedup_key": "airless_test"})
         );
     }
 

@@ -253,7 +253,7 @@ mod tests {
     fn fifo_ids_are_stable_and_within_limits() {
         let message = Message::sample(chrono::Utc::now());
         let (group, dedup) = fifo_ids(&message);
-        assert_eq!(group, "airless_test.notify_test");
+        assert_eq!(group, "airless_test");
         assert_eq!(dedup.len(), 64);
         assert_eq!(fifo_ids(&message.clone()).1, dedup);
     }

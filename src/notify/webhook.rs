@@ -132,7 +132,7 @@ mod tests {
         let body: serde_json::Value =
             serde_json::from_str(&channel.render(&message).unwrap()).unwrap();
         assert_eq!(body["subject"], message.subject.as_str());
-        assert_eq!(body["dedup_key"], "airless_test.notify_test");
+        assert_eq!(body["dedup_key"], "airless_test");
         assert_eq!(body["alerts"][0]["dag_id"], "airless_test");
         assert_eq!(body["resolve"], false);
     }

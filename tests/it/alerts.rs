@@ -340,14 +340,69 @@ async fn notify_test_sends_a_sample_through_a_channel_and_says_what_went_wrong()
     assert_eq!(broken.status.code(), Some(2));
     let said = String::from_utf8_lossy(&broken.stderr);
     assert!(
-        said.contains("notify.broken") && said.contains("${NOT_SET_ANYWHERE}") && said.contains("not set"),
+        said.contains("notify.broken")
+            && said.contains("${NOT_SET_ANYWHERE}")
+            && said.contains("not set"),
         "{said}"
     );
     hooks.reply_next(404, None, "no_service");
     let refused = run("team");
     assert_eq!(refused.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("`team` refused the test alert: HTTP 404"),
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("`team` refused the test alert: HTTP 404"),
         "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn pagerduty_is_triggered_by_a_failure_and_resolved_by_the_recovery() {
+    let pagerduty =
+        crate::fakes::pagerduty::FakePagerDuty::start("R0UTINGKEY0000000000000000000000").await;
+    let dir = folder(
+        "[notify.oncall]\nkind = \"pagerduty\"\nrouting_key = \"${PD_KEY}\"\nurl = \"${PD_URL}\"\n",
+        &[],
+    );
+    let flag = dir.path().join("flag");
+    std::fs::write(
+        dir.path().join("dags/flip.yaml"),
+        format!(
+            "dag_id: flip\nschedule: null\non_failure: [oncall]\non_recovery: [oncall]\ntasks:\n  - {{ task_id: check, kind: shell, command: \"test -f {}\" }}\n",
+            flag.display()
+        ),
+    )
+    .unwrap();
+    let url = pagerduty.enqueue_url();
+    let env = [
+        ("PD_KEY", "R0UTINGKEY0000000000000000000000"),
+        ("PD_URL", url.as_str()),
+        ("AIRLESS_NOTIFY_WAIT", "0s"),
+        ("AIRLESS_NOTIFY_WINDOW", "1s"),
+    ];
+    let daemon = Daemon::start_with_env(dir.path(), &env).await;
+    daemon
+        .post("/api/v1/dags/flip/dagRuns", json!({"dag_run_id": "f1"}))
+        .await;
+    wait_for("the trigger", Duration::from_secs(30), async || {
+        !pagerduty.events().is_empty()
+    })
+    .await;
+    std::fs::write(&flag, "").unwrap();
+    daemon
+        .post("/api/v1/dags/flip/dagRuns", json!({"dag_run_id": "f2"}))
+        .await;
+    wait_for("the resolve", Duration::from_secs(30), async || {
+        pagerduty.events().len() == 2
+    })
+    .await;
+    let events = pagerduty.events();
+    assert_eq!(events[0]["event_action"], "trigger");
+    assert_eq!(events[1]["event_action"], "resolve");
+    assert_eq!(events[0]["dedup_key"], events[1]["dedup_key"]);
+    assert_eq!(events[0]["dedup_key"], "flip");
+    let summary = events[0]["payload"]["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("failure: flip.check (run f1, try 1)"),
+        "{summary}"
     );
 }

@@ -661,7 +661,7 @@ async fn a_fifo_topic_gets_a_group_and_drops_a_repeated_message() {
     );
     assert_eq!(
         published[0].message_group_id.as_deref(),
-        Some("pinterest_batch.clean")
+        Some("pinterest_batch")
     );
     assert_eq!(fake.requests(), 2);
 }
