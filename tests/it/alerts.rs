@@ -278,6 +278,38 @@ async fn a_dead_channel_is_retried_and_shown_undelivered_and_a_missed_deadline_i
     let dead_alert = pending.iter().find(|a| a["channel"] == "dead").unwrap();
     let error = dead_alert["last_error"].as_str().unwrap_or_default();
     assert!(!error.is_empty(), "the last error is shown: {dead_alert}");
+    // the web UI's DAGs page shows it too
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = browser
+        .post(format!("{}/login", daemon.base))
+        .form(&[("token", crate::daemon::TOKEN), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = browser
+        .get(format!("{}/", daemon.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Alerts not delivered (1)"), "{page}");
+    assert!(
+        page.contains("<strong>dead</strong>: failure of breaks.b (run b1) — retrying"),
+        "{page}"
+    );
     let (_, metrics) = daemon.get_text("/metrics").await;
     assert!(
         metrics.contains("airless_alerts{channel=\"dead\",status=\"pending\"} 1"),

@@ -32,8 +32,19 @@ struct ImportErrorView {
     errors: Vec<String>,
 }
 
+/// An alert the channels have not taken: given up, or being retried.
+#[derive(Debug, Serialize)]
+struct UndeliveredAlert {
+    channel: String,
+    what: String,
+    status: String,
+    attempts: u32,
+    last_error: String,
+}
+
 #[derive(Debug, Serialize)]
 struct DagsPage {
+    undelivered: Vec<UndeliveredAlert>,
     chrome: Chrome,
     dags: Vec<DagRow>,
     import_errors: Vec<ImportErrorView>,
@@ -93,10 +104,34 @@ pub async fn page(
         .values()
         .flat_map(|d| d.warnings.iter().map(ToString::to_string))
         .collect();
+    let mut undelivered: Vec<UndeliveredAlert> = Vec::new();
+    for status in ["failed", "pending"] {
+        for alert in reader.alerts(Some(status), 20).await? {
+            if alert.attempts == 0 {
+                continue; // waiting for its group, not undelivered
+            }
+            let mut what = format!("{} of {}", alert.event, alert.dag_id);
+            if let Some(task) = &alert.task_id {
+                what.push('.');
+                what.push_str(task);
+            }
+            if let Some(run) = &alert.run_id {
+                what.push_str(&format!(" (run {run})"));
+            }
+            undelivered.push(UndeliveredAlert {
+                channel: alert.channel,
+                what,
+                status: alert.status,
+                attempts: alert.attempts,
+                last_error: alert.last_error.unwrap_or_default(),
+            });
+        }
+    }
     Ok(render::page(
         &web.ui.env,
         "dags.html",
         DagsPage {
+            undelivered,
             chrome: web.chrome(&session),
             dags,
             import_errors,
