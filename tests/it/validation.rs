@@ -77,15 +77,15 @@ macro_rules! broken_files {
 
 broken_files! {
     a_misspelt_dag_key_is_named_with_its_position_and_suggestion: "misspelt_dag_key.yaml" => [
-        "3:1: unknown field `shedule`, expected one of `dag_id`, `description`, `schedule`, `timezone`, `start_date`, `end_date`, `catchup`, `timetable`, `max_active_runs`, `max_active_tasks`, `is_paused_upon_creation`, `params`, `default_args`, `tasks` — did you mean `schedule`?",
+        "3:1: unknown field `shedule`, expected one of `dag_id`, `description`, `schedule`, `timezone`, `start_date`, `end_date`, `catchup`, `timetable`, `max_active_runs`, `max_active_tasks`, `is_paused_upon_creation`, `params`, `default_args`, `on_failure`, `on_retry`, `on_success`, `on_recovery`, `deadline`, `tasks` — did you mean `schedule`?",
     ];
 
     a_misspelt_task_key_is_named_with_its_position_and_suggestion: "misspelt_task_key.yaml" => [
-        "12:5: task `load`: unknown field `retires`, expected one of `task_id`, `kind`, `depends_on`, `trigger_rule`, `retries`, `retry_delay`, `retry_exponential_backoff`, `max_retry_delay`, `execution_timeout`, `command`, `env`, `cwd` — did you mean `retries`?",
+        "12:5: task `load`: unknown field `retires`, expected one of `task_id`, `kind`, `depends_on`, `trigger_rule`, `retries`, `retry_delay`, `retry_exponential_backoff`, `max_retry_delay`, `execution_timeout`, `on_failure`, `on_retry`, `on_success`, `deadline`, `command`, `env`, `cwd` — did you mean `retries`?",
     ];
 
     a_misspelt_default_args_key_is_named_with_its_position_and_suggestion: "misspelt_default_args_key.yaml" => [
-        "7:3: default_args: unknown field `retry_dealy`, expected one of `retries`, `retry_delay`, `retry_exponential_backoff`, `max_retry_delay`, `execution_timeout` — did you mean `retry_delay`?",
+        "7:3: default_args: unknown field `retry_dealy`, expected one of `retries`, `retry_delay`, `retry_exponential_backoff`, `max_retry_delay`, `execution_timeout`, `on_failure`, `on_retry`, `on_success` — did you mean `retry_delay`?",
     ];
 
     an_unknown_kind_suggests_the_closest_kind: "unknown_kind.yaml" => [
@@ -212,13 +212,13 @@ broken_files! {
     ];
 
     mistakes_in_two_tasks_and_a_dag_key_are_all_reported_at_once: "three_mistakes.yaml" => [
-        "5:1: unknown field `max_active_run`, expected one of `dag_id`, `description`, `schedule`, `timezone`, `start_date`, `end_date`, `catchup`, `timetable`, `max_active_runs`, `max_active_tasks`, `is_paused_upon_creation`, `params`, `default_args`, `tasks` — did you mean `max_active_runs`?",
-        "10:5: task `extract`: unknown field `retires`, expected one of `task_id`, `kind`, `depends_on`, `trigger_rule`, `retries`, `retry_delay`, `retry_exponential_backoff`, `max_retry_delay`, `execution_timeout`, `command`, `env`, `cwd` — did you mean `retries`?",
+        "5:1: unknown field `max_active_run`, expected one of `dag_id`, `description`, `schedule`, `timezone`, `start_date`, `end_date`, `catchup`, `timetable`, `max_active_runs`, `max_active_tasks`, `is_paused_upon_creation`, `params`, `default_args`, `on_failure`, `on_retry`, `on_success`, `on_recovery`, `deadline`, `tasks` — did you mean `max_active_runs`?",
+        "10:5: task `extract`: unknown field `retires`, expected one of `task_id`, `kind`, `depends_on`, `trigger_rule`, `retries`, `retry_delay`, `retry_exponential_backoff`, `max_retry_delay`, `execution_timeout`, `on_failure`, `on_retry`, `on_success`, `deadline`, `command`, `env`, `cwd` — did you mean `retries`?",
         "15:19: task `load`: trigger_rule: unknown variant `all_sucess`, expected one of `all_success`, `all_done`, `all_failed`, `one_success`, `one_failed`, `none_failed` — did you mean `all_success`?",
     ];
 
     a_misspelt_dag_key_does_not_hide_the_mistakes_in_the_tasks: "dag_key_and_graph_mistakes.yaml" => [
-        "4:1: unknown field `descripton`, expected one of `dag_id`, `description`, `schedule`, `timezone`, `start_date`, `end_date`, `catchup`, `timetable`, `max_active_runs`, `max_active_tasks`, `is_paused_upon_creation`, `params`, `default_args`, `tasks` — did you mean `description`?",
+        "4:1: unknown field `descripton`, expected one of `dag_id`, `description`, `schedule`, `timezone`, `start_date`, `end_date`, `catchup`, `timetable`, `max_active_runs`, `max_active_tasks`, `is_paused_upon_creation`, `params`, `default_args`, `on_failure`, `on_retry`, `on_success`, `on_recovery`, `deadline`, `tasks` — did you mean `description`?",
         "8:13: task `extract`: unknown HTTP method `FETCH` — use one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS",
         "11:18: task `load` depends on `extrct`, which is not a task of this DAG — did you mean `extract`?",
     ];
