@@ -156,6 +156,7 @@ impl App {
                     wait: config.notify_wait,
                     window: config.notify_window,
                     public_url: config.public_url.clone(),
+                    import_errors: config.notify_import_errors.clone(),
                 },
             )
             .run(root.child_token()),

@@ -45,6 +45,8 @@ pub struct Config {
     pub notify_window: Duration,
     /// The web UI's address as people reach it, for links in alerts.
     pub public_url: String,
+    /// The channels told when a DAG file starts failing to load.
+    pub notify_import_errors: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -89,6 +91,7 @@ struct ConfigFile {
     notify_wait: Option<String>,
     notify_window: Option<String>,
     public_url: Option<String>,
+    notify_import_errors: Option<Vec<String>>,
 }
 
 impl Config {
@@ -249,6 +252,15 @@ impl Config {
             notify_wait,
             notify_window,
             public_url,
+            notify_import_errors: match var("NOTIFY_IMPORT_ERRORS") {
+                Some(list) => list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(String::from)
+                    .collect(),
+                None => file.notify_import_errors.unwrap_or_default(),
+            },
         })
     }
 }

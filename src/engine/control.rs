@@ -896,6 +896,20 @@ impl Control {
             .await?)
     }
 
+    /// Records that DAG file `file` started failing to load, for `channels`.
+    pub async fn import_error_alert(
+        &self,
+        file: &str,
+        message: &str,
+        channels: &[String],
+    ) -> Result<(), ControlError> {
+        Ok(self
+            .inner
+            .writer
+            .insert_import_error_alert(file, message, channels, self.now())
+            .await?)
+    }
+
     /// Records that task instance `ti` of `run` missed its task's deadline.
     pub async fn task_deadline_missed(
         &self,

@@ -38,6 +38,8 @@ pub struct AlertSettings {
     pub window: Duration,
     /// The web UI's address as people reach it (links in messages).
     pub public_url: String,
+    /// The channels told when a DAG file starts failing to load.
+    pub import_errors: Vec<String>,
 }
 
 pub struct AlertSender {
@@ -98,7 +100,16 @@ impl AlertSender {
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(sleep) => {}
-                _ = events.recv() => {
+                event = events.recv() => {
+                    if let Ok(crate::model::Event::ImportErrorAppeared { file, message, .. }) = event
+                        && !self.settings.import_errors.is_empty()
+                        && let Err(err) = self
+                            .control
+                            .import_error_alert(&file, &message, &self.settings.import_errors)
+                            .await
+                    {
+                        tracing::warn!("alerts: cannot record the import error of {file}: {err}");
+                    }
                     // let the statement's siblings land, then look
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }

@@ -284,6 +284,15 @@ pub(crate) trait StateWrite: Send + Sync + std::fmt::Debug {
         channels: &[String],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// Records that DAG file `file` started failing to load, for each of
+    /// `channels`.
+    async fn insert_import_error_alert(
+        &self,
+        file: &str,
+        message: &str,
+        channels: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Returns false when the DAG was already in that state.
     async fn set_paused(&self, dag_id: &DagId, paused: bool) -> Result<bool, StoreError>;
 

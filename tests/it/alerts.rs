@@ -111,7 +111,8 @@ async fn alerts(daemon: &Daemon, status: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-#[tokio::test]
+// the fake channel serves on its own thread, whatever the daemon's load
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_recorded_before_a_kill_9_is_alerted_once_after_the_restart() {
     let hooks = FakeHooks::start().await;
     let url = hooks.url("/services/T1/B1/X1");
@@ -170,7 +171,8 @@ async fn a_failure_recorded_before_a_kill_9_is_alerted_once_after_the_restart() 
     assert_eq!(delivered[0]["channel"], "team");
 }
 
-#[tokio::test]
+// the fake channel serves on its own thread, whatever the daemon's load
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storm_of_100_failures_is_one_message_and_a_failure_set_over_the_api_is_alerted() {
     let hooks = FakeHooks::start().await;
     let url = hooks.url("/services/T2/B2/X2");
@@ -246,7 +248,8 @@ async fn a_storm_of_100_failures_is_one_message_and_a_failure_set_over_the_api_i
     );
 }
 
-#[tokio::test]
+// the fake channel serves on its own thread, whatever the daemon's load
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_channel_is_retried_and_shown_undelivered_and_a_missed_deadline_is_alerted() {
     let hooks = FakeHooks::start().await;
     let url = hooks.url("/services/T3/B3/X3");
@@ -398,7 +401,8 @@ async fn notify_test_sends_a_sample_through_a_channel_and_says_what_went_wrong()
     );
 }
 
-#[tokio::test]
+// the fake channel serves on its own thread, whatever the daemon's load
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pagerduty_is_triggered_by_a_failure_and_resolved_by_the_recovery() {
     let pagerduty =
         crate::fakes::pagerduty::FakePagerDuty::start("R0UTINGKEY0000000000000000000000").await;
@@ -447,5 +451,44 @@ async fn pagerduty_is_triggered_by_a_failure_and_resolved_by_the_recovery() {
     assert!(
         summary.contains("failure: flip.check (run f1, try 1)"),
         "{summary}"
+    );
+}
+
+// the fake channel serves on its own thread, whatever the daemon's load
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dag_file_that_starts_failing_to_load_is_alerted() {
+    let hooks = FakeHooks::start().await;
+    let url = hooks.url("/services/T5/B5/X5");
+    let dir = folder(
+        &format!("notify_import_errors = [\"team\"]\n{TEAM}"),
+        &[(
+            "fine.yaml",
+            "dag_id: fine\nschedule: null\ntasks:\n  - { task_id: a, kind: noop }\n".into(),
+        )],
+    );
+    let env = [("HOOK_URL", url.as_str()), ("AIRLESS_NOTIFY_WAIT", "0s")];
+    let _daemon = Daemon::start_with_env(dir.path(), &env).await;
+    std::fs::write(
+        dir.path().join("dags/fine.yaml"),
+        "dag_id: fine\nschedule: null\ntasks:\n  - { task_id: a, kind: noop, depends_on: [nope] }\n",
+    )
+    .unwrap();
+    wait_for(
+        "the import error's alert",
+        Duration::from_secs(30),
+        async || !hooks.received().is_empty(),
+    )
+    .await;
+    let text = hooks.received()[0].json()["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        text.contains("import_error:") && text.contains("fine.yaml"),
+        "{text}"
+    );
+    assert!(
+        text.contains("depends on `nope`, which is not a task of this DAG"),
+        "{text}"
     );
 }

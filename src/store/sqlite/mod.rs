@@ -418,6 +418,31 @@ impl StateWrite for SqliteStore {
         Ok(())
     }
 
+    async fn insert_import_error_alert(
+        &self,
+        file: &str,
+        message: &str,
+        channels: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.wrote();
+        let mut tx = self.pool.begin().await?;
+        for channel in channels {
+            sqlx::query(
+                "INSERT INTO alerts (channel, event, dag_id, error, created_at, next_attempt_at)
+                 VALUES (?1, 'import_error', ?2, ?3, ?4, ?4)",
+            )
+            .bind(channel)
+            .bind(file)
+            .bind(message)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn insert_run_alert(
         &self,
         run: &DagRun,
