@@ -53,10 +53,9 @@ pub(super) fn check_csrf(
 
 /// A local path to go back to, never another site.
 fn back(form: &Fields, default: String) -> String {
-    match field(form, "back") {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") => path.to_string(),
-        _ => default,
-    }
+    field(form, "back")
+        .and_then(super::session::local_path)
+        .map_or(default, str::to_string)
 }
 
 #[derive(Debug, Serialize)]

@@ -31,12 +31,7 @@ struct LoginPage<'a> {
 
 /// Only a path on this site: never `//elsewhere` or `https://…`.
 fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path
-        }
-        _ => "/",
-    }
+    next.and_then(super::session::local_path).unwrap_or("/")
 }
 
 /// `GET /login`.

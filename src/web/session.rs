@@ -134,6 +134,18 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `path` when it is a path on this site a redirect may go to: it starts
+/// with one `/` (never `//host` or `/\host`, which browsers read as another
+/// site) and holds no control or space character (a header could not carry
+/// it).
+pub fn local_path(path: &str) -> Option<&str> {
+    let fine = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !path.chars().any(|c| c.is_control() || c.is_whitespace());
+    fine.then_some(path)
+}
+
 /// The `Set-Cookie` value for a session cookie `value` (empty clears it).
 pub fn set_cookie(value: &str) -> HeaderValue {
     let max_age = if value.is_empty() {

@@ -408,19 +408,22 @@ async fn pause_is_previewed_then_set() {
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     assert_eq!(done.headers()[LOCATION], "/");
     assert_eq!(api(&app, "/api/v1/dags/flaky").await["is_paused"], true);
-    // a `back` to another site is not followed
-    let done = browser
-        .post(
-            "/dags/flaky/pause",
-            &[
-                ("csrf", &csrf),
-                ("paused", "false"),
-                ("back", "//evil.example"),
-                ("confirm", "yes"),
-            ],
-        )
-        .await;
-    assert_eq!(done.headers()[LOCATION], "/dags/flaky");
+    // a `back` to another site (or one no header can carry) is not followed
+    for back in ["//evil.example", "/\\evil.example", "/\n"] {
+        let done = browser
+            .post(
+                "/dags/flaky/pause",
+                &[
+                    ("csrf", &csrf),
+                    ("paused", "false"),
+                    ("back", back),
+                    ("confirm", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(done.status(), StatusCode::SEE_OTHER, "{back:?}");
+        assert_eq!(done.headers()[LOCATION], "/dags/flaky", "{back:?}");
+    }
     assert_eq!(api(&app, "/api/v1/dags/flaky").await["is_paused"], false);
     app.stop().await;
 }
@@ -633,14 +636,22 @@ async fn with_tokens_the_ui_asks_for_a_login_and_keeps_a_signed_session() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    // `next` never leads to another site
-    let response = http
-        .post(format!("{}/login", app.base))
-        .form(&[("token", "s3cret"), ("next", "//evil.example/")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()[LOCATION], "/");
+    // `next` never leads to another site, nor breaks the redirect
+    for next in [
+        "//evil.example/",
+        "/\\evil.example/",
+        "/dags\r\nSet-Cookie: x=1",
+        "https://evil.example/",
+    ] {
+        let response = http
+            .post(format!("{}/login", app.base))
+            .form(&[("token", "s3cret"), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(response.headers()[LOCATION], "/", "{next:?}");
+    }
     // the API still takes its Bearer token and nothing else
     let api = http
         .get(format!("{}/api/v1/dags", app.base))
