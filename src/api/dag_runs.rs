@@ -342,8 +342,7 @@ pub async fn trigger(
 /// Airflow's `[scheduler] allowed_run_id_pattern` (`^[A-Za-z0-9_.~:+-]+$`),
 /// within its 250-character column.
 fn valid_run_id(run_id: String) -> Result<String, ApiError> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || "_.~:+-".contains(c);
-    if run_id.is_empty() || run_id.len() > 250 || !run_id.chars().all(allowed) {
+    if !RunId::is_allowed(&run_id) {
         return Err(ApiError::bad_request(format!(
             "The run_id provided {} does not match the pattern '^[A-Za-z0-9_.~:+-]+$'",
             py_str(&run_id)

@@ -53,3 +53,13 @@ string_id!(
     /// A DagRun's id, unique within its DAG (`manual__…`, `scheduled__…`).
     RunId
 );
+
+impl RunId {
+    /// Whether `text` may name a run people create: Airflow's `[scheduler]
+    /// allowed_run_id_pattern` (`^[A-Za-z0-9_.~:+-]+$`) within its
+    /// 250-character column.
+    pub fn is_allowed(text: &str) -> bool {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "_.~:+-".contains(c);
+        !text.is_empty() && text.len() <= 250 && text.chars().all(allowed)
+    }
+}

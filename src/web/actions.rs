@@ -271,7 +271,12 @@ pub async fn trigger(
     let conf = conf_of(&dag, &form)?;
     let run_id = match field(&form, "run_id").map(str::trim) {
         None | Some("") => None,
-        Some(id) => Some(RunId::new(id)),
+        Some(id) if RunId::is_allowed(id) => Some(RunId::new(id)),
+        Some(id) => {
+            return Err(PageError::bad_request(format!(
+                "The run id `{id}` may hold letters, digits and `_ . ~ : + -` only, at most 250 characters (Airflow's rule)."
+            )));
+        }
     };
     if !flag(&form, "confirm") {
         let paused = web
