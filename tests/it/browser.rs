@@ -243,6 +243,12 @@ async fn an_operator_triggers_watches_reads_the_log_clears_marks_and_pauses_in_a
             == Value::Bool(true),
         "nothing has failed yet when the page opens"
     );
+    // a keyboard user's focus survives the live refreshes
+    b.js(
+        r#"const link = document.querySelector('#grid-live a.sq'); link.focus();
+           window.focusedLabel = link.getAttribute('aria-label'); return true"#,
+    )
+    .await;
     b.until(
         "the grid shows check failed",
         r#"return document.querySelector('table.grid a.cell.st-failed[title^="check"]') !== null"#,
@@ -255,6 +261,12 @@ async fn an_operator_triggers_watches_reads_the_log_clears_marks_and_pauses_in_a
     assert_ne!(
         b.js("return document.body.dataset.refreshed || null").await,
         Value::Null
+    );
+    assert_eq!(
+        b.js("return document.activeElement.getAttribute('aria-label') === window.focusedLabel")
+            .await,
+        Value::Bool(true),
+        "the focused column head is focused again after the refresh"
     );
     b.until(
         "the graph shows check failed",

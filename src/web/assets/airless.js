@@ -15,6 +15,22 @@
     return el.matches("input, select, textarea");
   }
 
+  // what identifies a focused link or button across a refresh
+  function focusKey(el) {
+    if (!el || !el.closest || !el.closest("[data-live]")) return null;
+    var label = el.getAttribute("aria-label") || el.getAttribute("href") || el.getAttribute("title");
+    return label ? el.tagName + "|" + label : null;
+  }
+
+  function refocus(key) {
+    if (!key) return;
+    var tag = key.split("|")[0];
+    var found = Array.prototype.find.call(document.querySelectorAll(tag), function (el) {
+      return focusKey(el) === key;
+    });
+    if (found) found.focus();
+  }
+
   function refresh() {
     if (document.hidden) return;
     if (busy) { again = true; return; }
@@ -25,10 +41,14 @@
       .then(function (html) {
         if (html === null) return;
         var fresh = new DOMParser().parseFromString(html, "text/html");
+        // a keyboard user keeps their place: the focused link or button is
+        // focused again in the new content
+        var key = focusKey(document.activeElement);
         document.querySelectorAll("[data-live]").forEach(function (el) {
           var next = el.id && fresh.getElementById(el.id);
           if (next && next.innerHTML !== el.innerHTML) el.innerHTML = next.innerHTML;
         });
+        refocus(key);
         document.body.setAttribute("data-refreshed", String(Date.now()));
       })
       .catch(function () {})
