@@ -58,8 +58,12 @@ BEGIN
 END;
 
 -- a recovery: a run succeeds and the DAG's run that finished last before it failed
+-- (only for DAGs with recovery routes: the look back is skipped for the rest)
+CREATE INDEX dag_runs_by_dag_and_end ON dag_runs (dag_id, end_date);
 CREATE TRIGGER alert_on_recovery AFTER UPDATE OF state ON dag_runs
 WHEN NEW.state = 'success' AND OLD.state <> 'success'
+ AND EXISTS (SELECT 1 FROM alert_routes
+             WHERE dag_id = NEW.dag_id AND task_id = '' AND event = 'recovery')
  AND (SELECT p.state FROM dag_runs p
       WHERE p.dag_id = NEW.dag_id AND p.id <> NEW.id AND p.end_date IS NOT NULL
         AND p.state IN ('success', 'failed')
