@@ -101,6 +101,12 @@ impl Launcher {
         Ok(run)
     }
 
+    /// Fires when the daemon starts shutting down (long-lived responses
+    /// such as the web UI's event streams end then).
+    pub fn shutting_down(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
     /// Whether run `dag_run_id` is being driven now.
     pub fn is_active(&self, dag_run_id: i64) -> bool {
         self.active

@@ -9,8 +9,8 @@ use axum::extract::{Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use serde::Deserialize;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::{BroadcastStream, ReceiverStream};
 
 use super::WebState;
 use crate::model::Event;
@@ -40,17 +40,34 @@ pub async fn events(
     State(web): State<WebState>,
     Query(query): Query<LiveQuery>,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<SseEvent, Infallible>>> {
-    let stream = BroadcastStream::new(web.app.control().subscribe()).filter_map(move |event| {
-        match event {
-            Ok(event) if concerns(&event, &query) => {
-                Some(Ok(SseEvent::default().event("change").data("changed")))
-            }
-            Ok(_) => None,
-            // events were missed: refresh anyway
-            Err(BroadcastStreamRecvError::Lagged(_)) => {
-                Some(Ok(SseEvent::default().event("change").data("lagged")))
+    // events are forwarded until the client leaves or the daemon shuts
+    // down: then the stream ends, so an open tab never holds a stop for the
+    // whole grace period (the browser reconnects to the next daemon)
+    let (sender, receiver) = tokio::sync::mpsc::channel::<SseEvent>(16);
+    let mut events = BroadcastStream::new(web.app.control().subscribe());
+    let stop = web.app.launcher.shutting_down();
+    tokio::spawn(async move {
+        loop {
+            let next = tokio::select! {
+                () = stop.cancelled() => break,
+                () = sender.closed() => break,
+                next = events.next() => next,
+            };
+            let change = match next {
+                None => break,
+                Some(Ok(event)) if concerns(&event, &query) => "changed",
+                Some(Ok(_)) => continue,
+                // events were missed: refresh anyway
+                Some(Err(BroadcastStreamRecvError::Lagged(_))) => "lagged",
+            };
+            if sender
+                .send(SseEvent::default().event("change").data(change))
+                .await
+                .is_err()
+            {
+                break;
             }
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(ReceiverStream::new(receiver).map(Ok)).keep_alive(KeepAlive::default())
 }

@@ -713,3 +713,29 @@ async fn a_cancel_is_previewed_then_kills_the_running_try_and_fails_the_run() {
     assert_eq!(extract["state"], "failed");
     app.stop().await;
 }
+
+/// An open tab never holds a stop for the whole grace period: its event
+/// stream ends cleanly when the daemon shuts down (the browser reconnects
+/// to the next one), rather than being cut when the grace runs out.
+#[tokio::test]
+async fn an_open_event_stream_ends_cleanly_when_the_daemon_stops() {
+    let (_dir, app) = start(None).await;
+    let browser = Browser::visit(&app.base).await;
+    let mut events = browser
+        .http
+        .get(format!("{}/ui/events", app.base))
+        .header(COOKIE, &browser.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+    let stop = tokio::spawn(app.stop());
+    loop {
+        match events.chunk().await {
+            Ok(Some(_)) => continue,
+            Ok(None) => break,
+            Err(err) => panic!("the event stream was cut instead of ended: {err}"),
+        }
+    }
+    stop.await.unwrap();
+}
