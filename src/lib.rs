@@ -11,7 +11,8 @@
 //!   `/metrics`): parse → command door or reads → DTO; errors mapped once
 //! - [`scheduler`]: *when* a run starts (timetables, catchup, queued runs,
 //!   adoption), the DAG processor (files parsed in parallel, DAGs published
-//!   as files finish) and the DAG-folder watcher
+//!   as files finish), the DAG-folder watcher, and the alert sender (the
+//!   outbox to the channels, grouping, retries, deadlines)
 //! - [`engine`]: *how* a run proceeds: `control` is the one door that changes
 //!   state and publishes events; the run driver, leases, trigger rules,
 //!   templates, recovery
@@ -31,7 +32,7 @@
 //! - [`config`]: typed settings from `airless.toml` and `AIRLESS_*`
 //! - [`model`]: plain records and rules shared by every layer: ids, states
 //!   and their transitions, DagRun, TaskInstance, DagVersion, Owner, events,
-//!   the clock. No I/O.
+//!   the clock, the web UI's addresses (links alerts carry). No I/O.
 //!
 //! Glossary (Airflow's words): a *DagRun* is one run of a DAG for one
 //! `logical_date`; a *TaskInstance* is one task in one DagRun; each attempt
