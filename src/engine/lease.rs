@@ -74,7 +74,7 @@ pub fn is_alive(owner: &Owner, me: &Owner, now: DateTime<Utc>, timeout: Duration
     if owner.host == me.host && !owner.boot_id.is_empty() && owner.boot_id == me.boot_id {
         return process_start(owner.pid) == Some(owner.pid_start);
     }
-    let timeout = chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
+    let timeout = crate::model::time::chrono_duration(timeout);
     owner.heartbeat_at + timeout > now
 }
 

@@ -15,6 +15,7 @@ use crate::clients::databricks::{
 };
 use crate::dag::DatabricksSpec;
 use crate::dag::duration;
+use crate::model::time::chrono_duration;
 
 /// Airflow's `polling_period_seconds` default.
 const DEFAULT_POLL: Duration = Duration::from_secs(30);
@@ -318,10 +319,6 @@ pub fn poll_interval(poll: Duration, watched: chrono::Duration) -> Duration {
     let hours = watched.to_std().unwrap_or_default().as_secs() / BACKOFF_EVERY.as_secs();
     let factor = 1u32 << hours.min(16);
     poll.saturating_mul(factor).min(MAX_POLL.max(poll))
-}
-
-fn chrono_duration(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 /// A task key Databricks accepts: letters, digits, `_` and `-`, ≤ 100 chars.

@@ -4,6 +4,12 @@
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Timelike, Utc};
 
+/// A std duration as a chrono one, saturating at chrono's maximum (a
+/// duration from config or a DAG file can be longer than chrono allows).
+pub fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
 pub fn isoformat(t: DateTime<Utc>) -> String {
     let t = t.trunc_subsecs(6);
     let format = if t.nanosecond() == 0 {

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dag::{DagRegistry, DeadlineFrom};
 use crate::engine::{Control, ControlError};
 use crate::model::links;
+use crate::model::time::chrono_duration;
 use crate::notify::{Alert, AlertEvent, Channel, DeliveryError, Message};
 use crate::store::OutboxAlert;
 
@@ -51,10 +52,6 @@ pub struct AlertSender {
     /// Task instances whose deadline alert is written (the store's unique
     /// index keeps it once across restarts too).
     late_tasks: std::collections::HashSet<i64>,
-}
-
-fn chrono_duration(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 /// The wait before delivery `attempt` (1-based) is tried again: 1 s, 2 s,
