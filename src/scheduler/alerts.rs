@@ -26,6 +26,11 @@ use crate::store::OutboxAlert;
 pub const MAX_ATTEMPTS: u32 = 10;
 /// Lines of the try's log an alert carries.
 const LOG_TAIL_LINES: usize = 20;
+/// After a state change, the sender waits this long for the rest of the
+/// burst before it looks at the outbox.
+const EVENT_COALESCE: Duration = Duration::from_millis(200);
+/// Deadlines are checked at most this often.
+const DEADLINE_CHECK: chrono::Duration = chrono::Duration::seconds(1);
 /// How long one delivery may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -52,6 +57,8 @@ pub struct AlertSender {
     /// Task instances whose deadline alert is written (the store's unique
     /// index keeps it once across restarts too).
     late_tasks: std::collections::HashSet<i64>,
+    /// When deadlines were last checked.
+    deadlines_checked: Option<DateTime<Utc>>,
 }
 
 /// The wait before delivery `attempt` (1-based) is tried again: 1 s, 2 s,
@@ -74,6 +81,7 @@ impl AlertSender {
             settings,
             last_sent: HashMap::new(),
             late_tasks: std::collections::HashSet::new(),
+            deadlines_checked: None,
         }
     }
 
@@ -107,8 +115,9 @@ impl AlertSender {
                     {
                         tracing::warn!("alerts: cannot record the import error of {file}: {err}");
                     }
-                    // let the statement's siblings land, then look
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    // a busy run changes state hundreds of times a second:
+                    // one look per burst, not one per change
+                    tokio::time::sleep(EVENT_COALESCE).await;
                 }
             }
         }
@@ -117,7 +126,13 @@ impl AlertSender {
     /// One pass: records missed deadlines, delivers what is due; returns
     /// when the next held alert comes due.
     pub async fn tick(&mut self, now: DateTime<Utc>) -> Result<DateTime<Utc>, ControlError> {
-        self.check_deadlines(now).await?;
+        if self
+            .deadlines_checked
+            .is_none_or(|at| now - at >= DEADLINE_CHECK)
+        {
+            self.check_deadlines(now).await?;
+            self.deadlines_checked = Some(now);
+        }
         let pending = self.control.reader().pending_alerts(10_000).await?;
         let mut groups: BTreeMap<(String, String), Vec<OutboxAlert>> = BTreeMap::new();
         for alert in pending {
