@@ -10,7 +10,7 @@ Usage: bench/ui.py [--quick]    (builds the release binary first;
        AIRLESS_BIN=path benchmarks that binary instead; stdlib only,
        loopback only). --quick: 10 DAGs, 50 requests, 1 round.
 """
-import datetime, http.client, json, os, platform, signal, socket, sqlite3, statistics, subprocess, sys, tempfile, time, urllib.request
+import datetime, http.client, json, os, platform, signal, sqlite3, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = "--quick" in sys.argv
@@ -21,18 +21,9 @@ REQUESTS = 50 if QUICK else 200
 ROUNDS = 1 if QUICK else 3
 
 
-def build():
-    if os.environ.get("AIRLESS_BIN"):
-        return os.path.abspath(os.environ["AIRLESS_BIN"])
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(os.path.abspath(target), "release", "airless")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# the same release build and port picking as the daemon benchmark
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon import build, free_port  # noqa: E402
 
 
 def dag_file(i):
