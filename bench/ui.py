@@ -10,7 +10,7 @@ Usage: bench/ui.py [--quick]    (builds the release binary first;
        AIRLESS_BIN=path benchmarks that binary instead; stdlib only,
        loopback only). --quick: 10 DAGs, 50 requests, 1 round.
 """
-import datetime, http.client, json, os, platform, signal, sqlite3, statistics, subprocess, sys, tempfile, time, urllib.request
+import datetime, http.client, json, os, shutil, platform, signal, sqlite3, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = "--quick" in sys.argv
@@ -165,6 +165,14 @@ def asset_weight(port, html):
 def main():
     binary = build()
     work = tempfile.mkdtemp(prefix="airless-ui-bench-")
+    try:
+        run(binary, work)
+    finally:
+        # the seeded database is a third of a gigabyte
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(binary, work):
     os.makedirs(f"{work}/dags")
     for i in range(DAGS):
         with open(f"{work}/dags/dag_{i:03d}.yaml", "w") as f:
