@@ -14,7 +14,9 @@ use serde::Deserialize;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub dags_folder: PathBuf,
-    pub database: PathBuf,
+    /// A SQLite file (the default) or a `postgres://` URL, with its pool
+    /// size (`database_pool_size`).
+    pub database: crate::store::Location,
     /// Where each try's log is written.
     pub logs_folder: PathBuf,
     pub bind: SocketAddr,
@@ -75,7 +77,8 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     dags_folder: Option<PathBuf>,
-    database: Option<PathBuf>,
+    database: Option<String>,
+    database_pool_size: Option<u32>,
     logs_folder: Option<PathBuf>,
     bind: Option<String>,
     api_tokens: Option<Vec<String>>,
@@ -137,6 +140,15 @@ impl Config {
                 .map(String::from)
                 .collect(),
             None => file.api_tokens.unwrap_or_default(),
+        };
+        let pool_size = match var("DATABASE_POOL_SIZE") {
+            Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
+                key: "database_pool_size".into(),
+                message: format!("`{text}` is not a number"),
+            })?,
+            None => file
+                .database_pool_size
+                .unwrap_or(crate::store::DEFAULT_POOL_SIZE),
         };
         let parallelism = match var("PARALLELISM") {
             Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
@@ -230,10 +242,12 @@ impl Config {
                 .map(PathBuf::from)
                 .or(file.dags_folder)
                 .unwrap_or_else(|| "dags".into()),
-            database: var("DATABASE")
-                .map(PathBuf::from)
-                .or(file.database)
-                .unwrap_or_else(|| "airless.db".into()),
+            database: crate::store::Location::parse(
+                &var("DATABASE")
+                    .or(file.database)
+                    .unwrap_or_else(|| "airless.db".into()),
+            )
+            .with_pool_size(pool_size),
             logs_folder: var("LOGS_FOLDER")
                 .map(PathBuf::from)
                 .or(file.logs_folder)

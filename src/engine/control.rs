@@ -9,6 +9,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,10 +22,16 @@ use crate::model::{
     Clock, DagId, DagRun, Event, Lease, Owner, OwnerKind, ProcessGroup, RunId, RunState, RunType,
     TaskId, TaskInstance, TaskState,
 };
-use crate::store::{ClearCandidate, NewDagRun, NewDagVersion, Reader, StoreError, TryEnd, Writer};
+use crate::store::{
+    ClearCandidate, Location, NewDagRun, NewDagVersion, Reader, StoreError, TryEnd, Writer,
+};
 
 /// How many events a subscriber may fall behind before it misses some.
 const EVENT_BUFFER: usize = 4096;
+
+/// How many events may wait to be sent to peers; past it the oldest are
+/// dropped (peers' live views catch up on their next refresh).
+const PEER_BUFFER: usize = 8192;
 
 /// Why the door refused a command.
 #[derive(Debug, thiserror::Error)]
@@ -86,35 +94,44 @@ struct Inner {
     /// Held from a run's queueing write to its event, and from its start's
     /// write to its event, so subscribers see "queued" before "started".
     run_order: tokio::sync::Mutex<()>,
+    /// This process's events on their way to peers on a shared database
+    /// (`None` on SQLite); the receiver is taken by `engine::peers`.
+    to_peers: Option<mpsc::Sender<Event>>,
+    from_here: Mutex<Option<mpsc::Receiver<Event>>>,
 }
 
 impl Control {
-    /// Opens the state database at `path` and registers this process as an
-    /// owner of `kind`. A `serve` also takes the scheduler's lock: when a
-    /// live `serve` holds it, nothing is written and the error names it.
+    /// Opens the state database at `location` and registers this process
+    /// as an owner of `kind`. On SQLite a `serve` also takes the scheduler's
+    /// lock: when a live `serve` holds it, nothing is written and the error
+    /// names it. On a shared database (PostgreSQL) any number of `serve`
+    /// peers run side by side.
     pub async fn open(
-        path: &Path,
+        location: impl Into<Location>,
         kind: OwnerKind,
         clock: Arc<dyn Clock>,
         lease_timeout: Duration,
     ) -> Result<Control, ControlError> {
-        let (reader, writer) = crate::store::open(path).await?;
+        let location = location.into();
+        let (reader, writer) = crate::store::open(location.clone()).await?;
+        let shared = reader.is_shared();
         let now = clock.now();
         let owner = lease::this_process(kind, now);
+        let one_scheduler = kind == OwnerKind::Serve && !shared;
         let mut observed = None;
-        if kind == OwnerKind::Serve
+        if one_scheduler
             && let Some(holder) = reader.scheduler_holder().await?
         {
             if lease::is_alive(&holder, &owner, now, lease_timeout) {
                 return Err(ControlError::SchedulerRunning {
-                    database: path.display().to_string(),
+                    database: location.to_string(),
                     holder: lease::describe(&holder),
                 });
             }
             observed = Some(holder.id);
         }
         writer.insert_owner(&owner).await?;
-        if kind == OwnerKind::Serve
+        if one_scheduler
             && !writer
                 .claim_scheduler(&owner.id, observed.as_deref())
                 .await?
@@ -126,11 +143,17 @@ impl Control {
                 .unwrap_or_else(|| "another airless serve".to_string());
             writer.stop_owner(&owner.id, now).await?;
             return Err(ControlError::SchedulerRunning {
-                database: path.display().to_string(),
+                database: location.to_string(),
                 holder,
             });
         }
         let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let (to_peers, from_here) = if shared && kind == OwnerKind::Serve {
+            let (tx, rx) = mpsc::channel(PEER_BUFFER);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         Ok(Control {
             inner: Arc::new(Inner {
                 reader,
@@ -142,8 +165,51 @@ impl Control {
                 versions: Mutex::default(),
                 broken: Mutex::default(),
                 run_order: tokio::sync::Mutex::new(()),
+                to_peers,
+                from_here: Mutex::new(from_here),
             }),
         })
+    }
+
+    /// Whether several `serve` peers share this database.
+    pub fn is_shared(&self) -> bool {
+        self.inner.reader.is_shared()
+    }
+
+    /// The events this process publishes, for the peer bridge to send on
+    /// (once; `None` on SQLite or when already taken).
+    pub(crate) fn take_outgoing(&self) -> Option<mpsc::Receiver<Event>> {
+        self.inner.from_here.lock().ok()?.take()
+    }
+
+    /// Publishes an event a peer committed to this process's subscribers
+    /// (never sent back to peers).
+    pub(crate) fn publish_from_peer(&self, event: Event) {
+        if self.inner.events.receiver_count() > 0 {
+            let _ = self.inner.events.send(event);
+        }
+    }
+
+    /// Sends events' JSON payloads to every peer (PostgreSQL `NOTIFY`).
+    pub(crate) async fn notify_peers(&self, payloads: &[String]) -> Result<(), ControlError> {
+        Ok(self.inner.writer.notify(payloads).await?)
+    }
+
+    /// The payloads peers send from now on; `None` without peers.
+    pub(crate) async fn listen_to_peers(
+        &self,
+    ) -> Result<Option<mpsc::Receiver<String>>, ControlError> {
+        Ok(self.inner.writer.listen().await?)
+    }
+
+    /// Deletes history that finished before `before` (`airless db clean`);
+    /// see [`crate::store::StateWrite::clean`].
+    pub async fn clean(
+        &self,
+        before: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<crate::store::Cleaned, ControlError> {
+        Ok(self.inner.writer.clean(before, dry_run).await?)
     }
 
     pub fn reader(&self) -> &Reader {
@@ -172,11 +238,22 @@ impl Control {
     }
 
     /// Publishes the event `make` builds, if anyone listens (the engine's
-    /// hot path builds nothing when nobody does).
+    /// hot path builds nothing when nobody does): here, and to peers on a
+    /// shared database.
     fn publish(&self, make: impl FnOnce() -> Event) {
-        if self.inner.events.receiver_count() > 0 {
+        let local = self.inner.events.receiver_count() > 0;
+        let peers = self.inner.to_peers.as_ref();
+        if !local && peers.is_none() {
+            return;
+        }
+        let event = make();
+        if let Some(peers) = peers {
+            // a full queue (peers unreachable) loses live updates, never state
+            let _ = peers.try_send(event.clone());
+        }
+        if local {
             // a full buffer drops the oldest for the laggard; nobody waits
-            let _ = self.inner.events.send(make());
+            let _ = self.inner.events.send(event);
         }
     }
 
@@ -457,8 +534,14 @@ impl Control {
     }
 
     /// Takes `run`'s lease for this owner when it is free or already ours;
-    /// false when another live owner holds it or got there first.
-    pub async fn claim_run(&self, run: &DagRun) -> Result<bool, ControlError> {
+    /// false when another live owner holds it or got there first. With
+    /// `max_active` (a queued run about to start), also false when its DAG
+    /// already has that many runs running or claimed, on any peer.
+    pub async fn claim_run(
+        &self,
+        run: &DagRun,
+        max_active: Option<u32>,
+    ) -> Result<bool, ControlError> {
         if run
             .lease
             .as_ref()
@@ -477,6 +560,7 @@ impl Control {
                 &self.inner.owner.id,
                 self.lease_until(),
                 run.lease.as_ref(),
+                max_active,
             )
             .await?)
     }
@@ -658,7 +742,7 @@ impl Control {
         Ok(self
             .inner
             .writer
-            .set_external(ti_id, try_number, external_id, url)
+            .set_external(ti_id, try_number, external_id, url, self.me())
             .await?)
     }
 
@@ -678,7 +762,7 @@ impl Control {
         Ok(self
             .inner
             .writer
-            .set_process_group(ti_id, try_number, &group)
+            .set_process_group(ti_id, try_number, &group, self.me())
             .await?)
     }
 

@@ -66,7 +66,7 @@ pub async fn adopt_runs(
         let Some(current) = dags.get(run.dag_id.as_str()) else {
             continue;
         };
-        if !control.claim_run(&run).await? {
+        if !control.claim_run(&run, None).await? {
             continue;
         }
         match control.dag_for_run(&run, Some(current)).await {

@@ -66,7 +66,7 @@ impl Driver {
         }
         // a run is driven only by the holder of its lease
         let control = engine.control();
-        if !run.state.is_finished() && !control.claim_run(&run).await? {
+        if !run.state.is_finished() && !control.claim_run(&run, None).await? {
             let holder = control
                 .holder_of(&run)
                 .await?

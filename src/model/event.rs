@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{DagId, RunId, RunState, TaskId, TaskState};
 
 /// One committed state change.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     RunQueued {

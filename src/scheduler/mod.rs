@@ -202,7 +202,7 @@ impl Scheduler {
                 continue;
             }
             let slots = running.entry(run.dag_id.to_string()).or_default();
-            if *slots >= current.max_active_runs as usize || !control.claim_run(&run).await? {
+            if *slots >= current.max_active_runs as usize || !control.claim_run(&run, Some(current.max_active_runs)).await? {
                 continue;
             }
             match control.dag_for_run(&run, Some(current.clone())).await {

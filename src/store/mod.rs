@@ -4,8 +4,9 @@
 //! trait and [`open`]'s write half are `pub(crate)` and a test checks the
 //! source). Every state change is a compare-and-swap: a change that finds
 //! another state returns [`StoreError::Conflict`] and changes nothing.
-//! `sqlite` is the one implementation today; a PostgreSQL store implements the
-//! same two traits. Depends on `model` only.
+//! `sqlite` (the default, embedded) and `postgres` (shared by several
+//! `serve` peers) implement the same two traits with the same records; the
+//! one store test suite (`tests`) runs against both. Depends on `model` only.
 //!
 //! Outside the crate the write side cannot even be named:
 //!
@@ -15,11 +16,12 @@
 //! # }
 //! ```
 
+mod location;
+mod postgres;
 pub mod query;
 mod sqlite;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -28,9 +30,10 @@ use crate::model::{
     DagId, DagRecord, DagRun, DagVersion, Lease, Owner, ProcessGroup, RunId, RunState, RunType,
     TaskId, TaskInstance, TaskState, TaskTry,
 };
+pub use location::{DEFAULT_POOL_SIZE, Location};
 pub use query::{
-    Bounds, ClearCandidate, DagRunOrder, DagRunQuery, OutboxAlert, RunSummary, StoreMetrics,
-    TaskCellState, TaskInstanceOrder, TaskInstancePage, TaskInstanceQuery,
+    Bounds, ClearCandidate, Cleaned, DagRunOrder, DagRunQuery, OutboxAlert, RunSummary,
+    StoreMetrics, TaskCellState, TaskInstanceOrder, TaskInstancePage, TaskInstanceQuery,
 };
 
 /// What can go wrong with the state store, in our terms.
@@ -79,18 +82,38 @@ pub enum Access {
     ReadOnly,
 }
 
-/// Opens the state database at `path` for reading only (`dags list` and
-/// other read-only commands). Never creates, migrates or writes it.
-pub async fn open_reader(path: &Path) -> Result<Reader, StoreError> {
-    let store = sqlite::SqliteStore::open(path, Access::ReadOnly).await?;
-    Ok(Arc::new(store))
+/// Opens the state database at `location` for reading only (`dags list`
+/// and other read-only commands). Never creates, migrates or writes it.
+pub async fn open_reader(location: impl Into<Location>) -> Result<Reader, StoreError> {
+    Ok(match location.into() {
+        Location::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(&path, Access::ReadOnly).await?),
+        Location::Postgres { url, pool_size } => {
+            postgres::open(&url, Access::ReadOnly, pool_size).await?.0
+        }
+    })
 }
 
-/// Opens (creating and migrating) the state database at `path`; the write
-/// half goes to the command door and nowhere else.
-pub(crate) async fn open(path: &Path) -> Result<(Reader, Writer), StoreError> {
-    let store = Arc::new(sqlite::SqliteStore::open(path, Access::ReadWrite).await?);
-    Ok((store.clone(), store))
+/// Opens (creating and migrating) the state database at `location`; the
+/// write half goes to the command door and nowhere else.
+pub(crate) async fn open(location: impl Into<Location>) -> Result<(Reader, Writer), StoreError> {
+    Ok(match location.into() {
+        Location::Sqlite(path) => {
+            let store = Arc::new(sqlite::SqliteStore::open(&path, Access::ReadWrite).await?);
+            (store.clone(), store)
+        }
+        Location::Postgres { url, pool_size } => {
+            postgres::open(&url, Access::ReadWrite, pool_size).await?
+        }
+    })
+}
+
+/// Applies every migration the database at `location` lacks (`airless db
+/// migrate`; `serve` does it too); returns the versions applied now.
+pub async fn migrate(location: &Location) -> Result<Vec<i64>, StoreError> {
+    match location {
+        Location::Sqlite(path) => sqlite::migrate(path).await,
+        Location::Postgres { url, .. } => postgres::migrate(url).await,
+    }
 }
 
 /// A DagRun to create, with its tasks.
@@ -141,6 +164,10 @@ pub type Fence<'a> = Option<&'a str>;
 /// statement (WAL readers in SQLite).
 #[async_trait::async_trait]
 pub trait StateRead: Send + Sync + std::fmt::Debug {
+    /// Whether several `serve` peers may share this database (PostgreSQL);
+    /// SQLite takes one scheduler.
+    fn is_shared(&self) -> bool;
+
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -300,13 +327,17 @@ pub(crate) trait StateWrite: Send + Sync + std::fmt::Debug {
     /// TaskInstances (state `none`) in one transaction.
     async fn create_dag_run(&self, new: &NewDagRun<'_>) -> Result<DagRun, StoreError>;
     /// Takes run `id`'s lease for `owner` if it is still `observed` (a free
-    /// or dead holder's); false when another owner got there first.
+    /// or dead holder's); false when another owner got there first. With
+    /// `max_active` (starting a queued run), also false when its DAG already
+    /// has that many runs running or claimed: the check and the claim are
+    /// one atomic step, whichever peer makes them.
     async fn claim_run(
         &self,
         id: i64,
         owner: &str,
         until: DateTime<Utc>,
         observed: Option<&Lease>,
+        max_active: Option<u32>,
     ) -> Result<bool, StoreError>;
     /// Gives up `owner`'s lease on run `id`.
     async fn release_run(&self, id: i64, owner: &str) -> Result<(), StoreError>;
@@ -356,6 +387,7 @@ pub(crate) trait StateWrite: Send + Sync + std::fmt::Debug {
         try_number: u32,
         external_id: &str,
         url: Option<&str>,
+        fence: Fence<'_>,
     ) -> Result<(), StoreError>;
     /// Records the process group a running try started (a shell command).
     async fn set_process_group(
@@ -363,6 +395,7 @@ pub(crate) trait StateWrite: Send + Sync + std::fmt::Debug {
         ti_id: i64,
         try_number: u32,
         group: &ProcessGroup,
+        fence: Fence<'_>,
     ) -> Result<(), StoreError>;
     /// Resets a finished task instance to `none`, keeping its try history;
     /// `max_tries` becomes the tries it may make in all.
@@ -372,6 +405,26 @@ pub(crate) trait StateWrite: Send + Sync + std::fmt::Debug {
         from: TaskState,
         max_tries: u32,
     ) -> Result<(), StoreError>;
-    /// Copies the WAL into the database without blocking writers.
+    /// Copies the WAL into the database without blocking writers (SQLite;
+    /// nothing to do for PostgreSQL).
     async fn checkpoint(&self) -> Result<(), StoreError>;
+
+    /// Deletes what finished before `before` (`airless db clean`): finished
+    /// runs whose end (or, never started, queue time) is older, with their
+    /// task instances and tries — except each DAG's newest scheduled run,
+    /// which the timetable continues from — plus delivered and failed
+    /// alerts created before it and owners stopped before it. With
+    /// `dry_run`, counts and deletes nothing. Returns the counts and the
+    /// log files of the deleted tries (for the caller to remove).
+    async fn clean(&self, before: DateTime<Utc>, dry_run: bool) -> Result<Cleaned, StoreError>;
+
+    /// Sends committed events' JSON to every peer listening on this
+    /// database (PostgreSQL `NOTIFY`; nothing for SQLite). Each payload is
+    /// under 7,900 bytes.
+    async fn notify(&self, payloads: &[String]) -> Result<(), StoreError>;
+    /// The payloads peers send from now on (PostgreSQL `LISTEN`, reconnected
+    /// when the connection drops); `None` for SQLite, which has no peers.
+    async fn listen(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<String>>, StoreError>;
 }

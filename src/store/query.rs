@@ -185,3 +185,15 @@ pub struct OutboxAlert {
     pub last_error: Option<String>,
     pub delivered_at: Option<DateTime<Utc>>,
 }
+
+/// What `db clean` deleted (or, in a dry run, would delete).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cleaned {
+    pub dag_runs: i64,
+    pub task_instances: i64,
+    pub task_tries: i64,
+    pub alerts: i64,
+    pub owners: i64,
+    /// The log files of the deleted tries.
+    pub log_paths: Vec<String>,
+}

@@ -427,7 +427,7 @@ async fn a_resumed_try_whose_run_failed_is_retried_as_the_next_try() {
     // the state a kill -9 leaves, written through the door as the driver did
     let control = env.engine.control();
     let mut run = env.store.dag_run(id).await.unwrap();
-    assert!(control.claim_run(&run).await.unwrap());
+    assert!(control.claim_run(&run, None).await.unwrap());
     control.start_run(&mut run).await.unwrap();
     let log = env.path("attempt=1.log").display().to_string();
     control.start_try(&run, &clean, 1, &log).await.unwrap();

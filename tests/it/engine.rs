@@ -357,7 +357,7 @@ tasks:
     let now = chrono::Utc::now();
     let control = env.engine.control();
     let mut run = env.store.dag_run(id).await.unwrap();
-    assert!(control.claim_run(&run).await.unwrap());
+    assert!(control.claim_run(&run, None).await.unwrap());
     control.start_run(&mut run).await.unwrap();
     for (task, finish) in [("first", true), ("second", false)] {
         let mut ti = tis.get(task).clone();

@@ -15,7 +15,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::{Access, Fence, NewDagRun, NewDagVersion, StateWrite, StoreError, TryEnd};
+use super::{Access, Cleaned, Fence, NewDagRun, NewDagVersion, StateWrite, StoreError, TryEnd};
 use crate::model::{DagId, DagRun, Lease, Owner, ProcessGroup, RunState, TaskInstance, TaskState};
 use rows::Rec;
 
@@ -227,6 +227,42 @@ const START_TRY: &str = "UPDATE task_instances SET state = 'running', try_number
 const FINISH_TRY: &str = "UPDATE task_instances SET state = ?1, end_date = ?2, output = ?3, error = ?4, next_retry_at = ?5
      WHERE id = ?6 AND state = 'running' AND try_number = ?7
        AND (?8 IS NULL OR (SELECT lease_owner FROM dag_runs WHERE dag_runs.id = task_instances.dag_run_id) = ?8)";
+
+// `db clean`'s rows, ?1 being the cut-off: finished runs that ended (or,
+// never started, were queued) before it, except each DAG's newest scheduled
+// run, which its timetable continues from
+const CLEANED_RUNS: &str = "SELECT id FROM dag_runs r
+    WHERE r.state IN ('success', 'failed') AND COALESCE(r.end_date, r.queued_at) < ?1
+      AND NOT (r.run_type = 'scheduled' AND r.logical_date =
+               (SELECT MAX(s.logical_date) FROM dag_runs s WHERE s.dag_id = r.dag_id AND s.run_type = 'scheduled'))";
+const CLEANED_ALERTS: &str = "status IN ('delivered', 'failed') AND created_at < ?1";
+const CLEANED_OWNERS: &str = "stopped_at IS NOT NULL AND stopped_at < ?1
+    AND id NOT IN (SELECT owner_id FROM scheduler_lock)";
+
+/// Applies the migrations the SQLite database at `path` lacks (creating
+/// it); returns the versions applied now.
+pub(super) async fn migrate(path: &Path) -> Result<Vec<i64>, StoreError> {
+    let before = match SqliteStore::open(path, Access::ReadOnly).await {
+        Ok(store) => {
+            let versions = applied_versions(&store.pool).await.unwrap_or_default();
+            store.pool.close().await;
+            versions
+        }
+        Err(_) => Vec::new(),
+    };
+    let store = SqliteStore::open(path, Access::ReadWrite).await?;
+    let after = applied_versions(&store.pool).await?;
+    store.pool.close().await;
+    Ok(after.into_iter().filter(|v| !before.contains(v)).collect())
+}
+
+async fn applied_versions(pool: &SqlitePool) -> Result<Vec<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+    )
+    .fetch_all(pool)
+    .await?)
+}
 
 #[async_trait::async_trait]
 impl StateWrite for SqliteStore {
@@ -559,18 +595,26 @@ impl StateWrite for SqliteStore {
         owner: &str,
         until: DateTime<Utc>,
         observed: Option<&Lease>,
+        max_active: Option<u32>,
     ) -> Result<bool, StoreError> {
         self.wrote();
+        // one statement: SQLite's single writer makes the count and the
+        // claim atomic
         let done = sqlx::query(
             "UPDATE dag_runs SET lease_owner = ?1, lease_expires_at = ?2
              WHERE id = ?3 AND state IN ('queued', 'running')
-               AND lease_owner IS ?4 AND (?5 IS NULL OR lease_expires_at = ?5)",
+               AND lease_owner IS ?4 AND (?5 IS NULL OR lease_expires_at = ?5)
+               AND (?6 IS NULL OR (SELECT COUNT(*) FROM dag_runs o
+                                   WHERE o.dag_id = dag_runs.dag_id AND o.id <> dag_runs.id
+                                     AND (o.state = 'running'
+                                          OR (o.state = 'queued' AND o.lease_owner IS NOT NULL))) < ?6)",
         )
         .bind(owner)
         .bind(until)
         .bind(id)
         .bind(observed.map(|l| l.owner.as_str()))
         .bind(observed.map(|l| l.expires_at))
+        .bind(max_active)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -706,15 +750,19 @@ impl StateWrite for SqliteStore {
         try_number: u32,
         external_id: &str,
         url: Option<&str>,
+        fence: Fence<'_>,
     ) -> Result<(), StoreError> {
         self.wrote();
         let done = sqlx::query(
-            "UPDATE task_instances SET external_id = ?, external_url = ? WHERE id = ? AND state = 'running' AND try_number = ?",
+            "UPDATE task_instances SET external_id = ?1, external_url = ?2
+             WHERE id = ?3 AND state = 'running' AND try_number = ?4
+               AND (?5 IS NULL OR (SELECT lease_owner FROM dag_runs WHERE dag_runs.id = task_instances.dag_run_id) = ?5)",
         )
         .bind(external_id)
         .bind(url)
         .bind(ti_id)
         .bind(try_number)
+        .bind(fence)
         .execute(&self.pool)
         .await?;
         running_try(done.rows_affected(), ti_id, try_number)
@@ -725,16 +773,20 @@ impl StateWrite for SqliteStore {
         ti_id: i64,
         try_number: u32,
         group: &ProcessGroup,
+        fence: Fence<'_>,
     ) -> Result<(), StoreError> {
         self.wrote();
         let done = sqlx::query(
-            "UPDATE task_instances SET pgid = ?, pg_owner = ?, pg_boot_id = ? WHERE id = ? AND state = 'running' AND try_number = ?",
+            "UPDATE task_instances SET pgid = ?1, pg_owner = ?2, pg_boot_id = ?3
+             WHERE id = ?4 AND state = 'running' AND try_number = ?5
+               AND (?6 IS NULL OR (SELECT lease_owner FROM dag_runs WHERE dag_runs.id = task_instances.dag_run_id) = ?6)",
         )
         .bind(group.pgid)
         .bind(&group.owner)
         .bind(&group.boot_id)
         .bind(ti_id)
         .bind(try_number)
+        .bind(fence)
         .execute(&self.pool)
         .await?;
         running_try(done.rows_affected(), ti_id, try_number)
@@ -790,5 +842,74 @@ impl StateWrite for SqliteStore {
             }
         }
         Ok(())
+    }
+
+    async fn clean(&self, before: DateTime<Utc>, dry_run: bool) -> Result<Cleaned, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !dry_run {
+            // a write first: the transaction holds the write lock from its start
+            self.wrote();
+            sqlx::query("UPDATE dags SET dag_id = dag_id WHERE 0")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let count = |sql: String| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(before);
+        let mut cleaned = Cleaned {
+            dag_runs: count(format!("SELECT COUNT(*) FROM dag_runs WHERE id IN ({CLEANED_RUNS})"))
+                .fetch_one(&mut *tx)
+                .await?,
+            task_instances: count(format!(
+                "SELECT COUNT(*) FROM task_instances WHERE dag_run_id IN ({CLEANED_RUNS})"
+            ))
+            .fetch_one(&mut *tx)
+            .await?,
+            task_tries: count(format!(
+                "SELECT COUNT(*) FROM task_tries t JOIN task_instances ti ON ti.id = t.task_instance_id
+                 WHERE ti.dag_run_id IN ({CLEANED_RUNS})"
+            ))
+            .fetch_one(&mut *tx)
+            .await?,
+            alerts: count(format!("SELECT COUNT(*) FROM alerts WHERE {CLEANED_ALERTS}"))
+                .fetch_one(&mut *tx)
+                .await?,
+            owners: count(format!("SELECT COUNT(*) FROM owners WHERE {CLEANED_OWNERS}"))
+                .fetch_one(&mut *tx)
+                .await?,
+            log_paths: Vec::new(),
+        };
+        if dry_run {
+            return Ok(cleaned);
+        }
+        cleaned.log_paths = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT t.log_path FROM task_tries t JOIN task_instances ti ON ti.id = t.task_instance_id
+             WHERE ti.dag_run_id IN ({CLEANED_RUNS}) AND t.log_path <> ''"
+        )))
+        .bind(before)
+        .fetch_all(&mut *tx)
+        .await?;
+        // task instances and tries go with their runs (ON DELETE CASCADE)
+        for sql in [
+            format!("DELETE FROM dag_runs WHERE id IN ({CLEANED_RUNS})"),
+            format!("DELETE FROM alerts WHERE {CLEANED_ALERTS}"),
+            format!("DELETE FROM owners WHERE {CLEANED_OWNERS}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(before)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(cleaned)
+    }
+
+    async fn notify(&self, _payloads: &[String]) -> Result<(), StoreError> {
+        // one scheduler per SQLite database: nobody else to tell
+        Ok(())
+    }
+
+    async fn listen(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<String>>, StoreError> {
+        Ok(None)
     }
 }

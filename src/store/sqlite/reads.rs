@@ -169,6 +169,10 @@ macro_rules! bind_task_instance_filter {
 
 #[async_trait::async_trait]
 impl StateRead for SqliteStore {
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
