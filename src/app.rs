@@ -147,6 +147,10 @@ impl App {
         let scheduler_task = tokio::spawn(scheduler.run(root.child_token()));
         let leases = tokio::spawn(launcher.clone().keep_leases(root.child_token()));
         let checkpoints = tokio::spawn(checkpoint_wal(control.clone(), root.child_token()));
+        let peers = tokio::spawn(crate::engine::peers::bridge(
+            launcher.clone(),
+            root.child_token(),
+        ));
         let alerts = tokio::spawn(
             crate::scheduler::alerts::AlertSender::new(
                 control.clone(),
@@ -197,6 +201,7 @@ impl App {
             let _ = watcher_task.await;
         }
         let _ = checkpoints.await;
+        let _ = peers.await;
         let _ = alerts.await;
         let _ = leases.await;
         if launcher.shutdown(config.shutdown_grace).await {

@@ -10,8 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
@@ -119,9 +119,7 @@ impl Control {
         let owner = lease::this_process(kind, now);
         let one_scheduler = kind == OwnerKind::Serve && !shared;
         let mut observed = None;
-        if one_scheduler
-            && let Some(holder) = reader.scheduler_holder().await?
-        {
+        if one_scheduler && let Some(holder) = reader.scheduler_holder().await? {
             if lease::is_alive(&holder, &owner, now, lease_timeout) {
                 return Err(ControlError::SchedulerRunning {
                     database: location.to_string(),

@@ -165,6 +165,11 @@ impl Launcher {
         }
     }
 
+    /// How many runs this process drives now.
+    pub fn active_count(&self) -> usize {
+        self.active.lock().map(|a| a.len()).unwrap_or(0)
+    }
+
     /// The ids of the runs being driven.
     fn active_ids(&self) -> Vec<i64> {
         self.active

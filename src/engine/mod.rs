@@ -8,6 +8,7 @@ pub mod actions;
 pub mod control;
 mod launcher;
 pub mod lease;
+pub mod peers;
 pub mod recovery;
 mod run;
 pub mod template;
@@ -66,6 +67,8 @@ pub struct Engine {
 struct Inner {
     control: Control,
     parallelism: Arc<Semaphore>,
+    /// The semaphore's size.
+    parallelism_limit: usize,
     logs_dir: PathBuf,
     /// The environment tasks see: the process's minus airless's own secrets.
     env: Arc<BTreeMap<String, String>>,
@@ -96,6 +99,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 control,
                 parallelism: Arc::new(Semaphore::new(settings.parallelism.max(1))),
+                parallelism_limit: settings.parallelism.max(1),
                 logs_dir: settings.logs_dir,
                 env: Arc::new(env),
                 hidden_env: Arc::new(hidden),
@@ -110,6 +114,16 @@ impl Engine {
 
     pub fn control(&self) -> &Control {
         &self.inner.control
+    }
+
+    /// Tries that may run at once.
+    pub fn parallelism(&self) -> usize {
+        self.inner.parallelism_limit
+    }
+
+    /// Tries that could start now within `parallelism`.
+    pub fn free_slots(&self) -> usize {
+        self.inner.parallelism.available_permits()
     }
 
     pub fn reader(&self) -> &Reader {

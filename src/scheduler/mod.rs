@@ -189,7 +189,22 @@ impl Scheduler {
             running.insert(dag_id, count as usize);
         }
         let paused = store.paused_dags().await?;
+        // peers on a shared database spread the work: each takes no more
+        // runs than it has free try slots, and drives at most `parallelism`
+        let mut budget = if control.is_shared() {
+            let engine = self.launcher.engine();
+            engine.free_slots().min(
+                engine
+                    .parallelism()
+                    .saturating_sub(self.launcher.active_count()),
+            )
+        } else {
+            usize::MAX
+        };
         for run in queued {
+            if budget == 0 {
+                break;
+            }
             let Some(current) = bag.dags.get(run.dag_id.as_str()) else {
                 continue;
             };
@@ -202,12 +217,17 @@ impl Scheduler {
                 continue;
             }
             let slots = running.entry(run.dag_id.to_string()).or_default();
-            if *slots >= current.max_active_runs as usize || !control.claim_run(&run, Some(current.max_active_runs)).await? {
+            if *slots >= current.max_active_runs as usize
+                || !control
+                    .claim_run(&run, Some(current.max_active_runs))
+                    .await?
+            {
                 continue;
             }
             match control.dag_for_run(&run, Some(current.clone())).await {
                 Ok(Some(dag)) => {
                     *slots += 1;
+                    budget -= 1;
                     self.launcher.start(dag, run.id);
                 }
                 Ok(None) => control.release_run(run.id).await?,
