@@ -174,6 +174,34 @@ impl Control {
         self.inner.reader.is_shared()
     }
 
+    /// Whether this process sends the alerts. On SQLite its one `serve`
+    /// does. On a shared database one node does — the holder of the lock
+    /// SQLite uses for its one scheduler, taken when it is free or its
+    /// holder is gone — so every alert goes out once, not once per node.
+    pub async fn sends_alerts(&self) -> Result<bool, ControlError> {
+        if !self.is_shared() {
+            return Ok(true);
+        }
+        let me = &self.inner.owner;
+        let observed = match self.inner.reader.scheduler_holder().await? {
+            Some(holder) if holder.id == me.id => return Ok(true),
+            Some(holder) if lease::is_alive(&holder, me, self.now(), self.inner.lease_timeout) => {
+                return Ok(false);
+            }
+            Some(holder) => Some(holder.id),
+            None => None,
+        };
+        let won = self
+            .inner
+            .writer
+            .claim_scheduler(&me.id, observed.as_deref())
+            .await?;
+        if won {
+            tracing::info!("this node sends the alerts");
+        }
+        Ok(won)
+    }
+
     /// The events this process publishes, for the peer bridge to send on
     /// (once; `None` on SQLite or when already taken).
     pub(crate) fn take_outgoing(&self) -> Option<mpsc::Receiver<Event>> {

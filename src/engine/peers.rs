@@ -20,8 +20,7 @@ const PAYLOAD_LIMIT: usize = 7_900;
 /// Events taken from the queue per batch at most.
 const BATCH: usize = 512;
 
-/// Long texts (an error, an import error's message) are cut to this many
-/// characters on their way to peers.
+/// A try's error is cut to this many characters on its way to peers.
 const TEXT_LIMIT: usize = 2_000;
 
 /// One event and the owner that committed it.
@@ -119,11 +118,20 @@ async fn receive_from_peers(
 }
 
 /// JSON arrays of envelopes, each under [`PAYLOAD_LIMIT`] bytes. Long
-/// texts are shortened; an event still too large alone is left out.
+/// errors are shortened; an event still too large alone is left out, and
+/// so are import errors (each node sees its own folder's).
 fn pack(from: &str, events: impl Iterator<Item = Event>) -> Vec<String> {
     let mut payloads = Vec::new();
     let mut current = String::from("[");
     for event in events {
+        // every node loads the same DAG folder and sees its import errors
+        // itself; sent on, the alert sender would record each one twice
+        if matches!(
+            event,
+            Event::ImportErrorAppeared { .. } | Event::ImportErrorCleared { .. }
+        ) {
+            continue;
+        }
         let envelope = Envelope {
             from: from.to_string(),
             event: shorten(event),
@@ -178,11 +186,6 @@ fn shorten(event: Event) -> Event {
             state,
             error: error.map(cut),
             log_path,
-            at,
-        },
-        Event::ImportErrorAppeared { file, message, at } => Event::ImportErrorAppeared {
-            file,
-            message: cut(message),
             at,
         },
         other => other,

@@ -91,6 +91,21 @@ impl AlertSender {
         let mut events = self.control.subscribe();
         loop {
             let now = self.control.now();
+            // on a shared database one node sends; the others stand by
+            let sender = match self.control.sends_alerts().await {
+                Ok(sender) => sender,
+                Err(err) => {
+                    tracing::warn!("alerts: {err}");
+                    false
+                }
+            };
+            if !sender {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                }
+                continue;
+            }
             let next = match self.tick(now).await {
                 Ok(next) => next,
                 Err(err) => {
