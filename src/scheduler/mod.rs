@@ -22,8 +22,13 @@ use crate::model::{Clock, RunState, RunType};
 use crate::store::StoreError;
 
 /// How often queued runs are looked for without a wake-up (runs queued by
-/// another process, such as `airless backfill`).
+/// another process, such as `airless backfill`), and runs whose owner is
+/// gone adopted.
 const QUEUED_POLL: Duration = Duration::seconds(5);
+
+/// The same on a shared database, where peers come and go: a dead peer's
+/// runs are adopted within this of its lease running out.
+const QUEUED_POLL_SHARED: Duration = Duration::seconds(2);
 
 /// The scheduled runs to create for `dag` at `now`: what its timetable says
 /// is due after the last scheduled interval, no more than `max_active_runs`
@@ -103,7 +108,12 @@ impl Scheduler {
                 Ok(()) => self.launcher.heartbeat(self.clock.now()),
                 Err(err) => tracing::error!("starting queued runs failed: {err:#}"),
             }
-            let wake_at = next_due.min(self.clock.now() + QUEUED_POLL);
+            let poll = if self.launcher.control().is_shared() {
+                QUEUED_POLL_SHARED
+            } else {
+                QUEUED_POLL
+            };
+            let wake_at = next_due.min(self.clock.now() + poll);
             tokio::select! {
                 () = self.clock.sleep_until(wake_at) => {}
                 () = self.launcher.wake().notified() => {}
