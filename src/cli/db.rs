@@ -49,9 +49,7 @@ pub enum DbCommand {
 pub async fn run(command: DbCommand, config: &Config) -> anyhow::Result<i32> {
     match command {
         DbCommand::Migrate => migrate(&config.database).await,
-        DbCommand::Copy { from, to } => {
-            copy(&Location::parse(&from), &Location::parse(&to)).await
-        }
+        DbCommand::Copy { from, to } => copy(&Location::parse(&from), &Location::parse(&to)).await,
         DbCommand::Clean {
             before,
             dry_run,
@@ -197,14 +195,17 @@ async fn clean_with(
         }
     };
     println!(
-        "deleted {} DAG runs, {} task instances, {} task tries, {} alerts, {} owners",
-        cleaned.dag_runs, cleaned.task_instances, cleaned.task_tries, cleaned.alerts, cleaned.owners
+        "deleted {}, {}, {}, {}, {}",
+        plural(cleaned.dag_runs, "DAG run", "DAG runs"),
+        plural(cleaned.task_instances, "task instance", "task instances"),
+        plural(cleaned.task_tries, "task try", "task tries"),
+        plural(cleaned.alerts, "alert", "alerts"),
+        plural(cleaned.owners, "owner", "owners"),
     );
     let logs = remove_logs(&cleaned.log_paths, &config.logs_folder);
     let mut line = format!(
-        "removed {} log file{}",
-        logs.removed,
-        if logs.removed == 1 { "" } else { "s" }
+        "removed {}",
+        plural(logs.removed as i64, "log file", "log files")
     );
     if logs.missing > 0 {
         line.push_str(&format!(" ({} already gone)", logs.missing));
@@ -213,7 +214,10 @@ async fn clean_with(
     if logs.failed.is_empty() {
         return Ok(0);
     }
-    eprintln!("could not remove {} log files:", logs.failed.len());
+    eprintln!(
+        "could not remove {}:",
+        plural(logs.failed.len() as i64, "log file", "log files")
+    );
     for (path, err) in logs.failed.iter().take(10) {
         eprintln!("  {path}: {err}");
     }
@@ -221,6 +225,11 @@ async fn clean_with(
         eprintln!("  … and {} more", logs.failed.len() - 10);
     }
     Ok(1)
+}
+
+/// `1 task try`, `2 task tries`.
+fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The counts of a clean, one line each.

@@ -10,9 +10,9 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
-use sqlx::{Postgres, QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{Connection, Postgres, QueryBuilder, Row, Sqlite, Transaction};
 use tokio_stream::StreamExt;
 
 use super::{Location, StoreError};
@@ -496,9 +496,15 @@ fn decode_sqlite(row: &SqliteRow, table: &Table) -> Result<Vec<Value>, DecodeErr
         .enumerate()
         .map(|(i, column)| {
             let value = match column.kind {
-                Text => row.try_get::<Option<String>, _>(i).map(|v| v.map(Value::Text)),
-                Integer => row.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::Integer)),
-                Bool => row.try_get::<Option<bool>, _>(i).map(|v| v.map(Value::Bool)),
+                Text => row
+                    .try_get::<Option<String>, _>(i)
+                    .map(|v| v.map(Value::Text)),
+                Integer => row
+                    .try_get::<Option<i64>, _>(i)
+                    .map(|v| v.map(Value::Integer)),
+                Bool => row
+                    .try_get::<Option<bool>, _>(i)
+                    .map(|v| v.map(Value::Bool)),
                 Timestamp => row
                     .try_get::<Option<DateTime<Utc>>, _>(i)
                     .map(|v| v.map(Value::Timestamp)),
@@ -515,9 +521,15 @@ fn decode_postgres(row: &PgRow, table: &Table) -> Result<Vec<Value>, DecodeError
         .enumerate()
         .map(|(i, column)| {
             let value = match column.kind {
-                Text => row.try_get::<Option<String>, _>(i).map(|v| v.map(Value::Text)),
-                Integer => row.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::Integer)),
-                Bool => row.try_get::<Option<bool>, _>(i).map(|v| v.map(Value::Bool)),
+                Text => row
+                    .try_get::<Option<String>, _>(i)
+                    .map(|v| v.map(Value::Text)),
+                Integer => row
+                    .try_get::<Option<i64>, _>(i)
+                    .map(|v| v.map(Value::Integer)),
+                Bool => row
+                    .try_get::<Option<bool>, _>(i)
+                    .map(|v| v.map(Value::Bool)),
                 Timestamp => row
                     .try_get::<Option<DateTime<Utc>>, _>(i)
                     .map(|v| v.map(Value::Timestamp)),
@@ -541,8 +553,11 @@ fn checked(
 }
 
 /// Appends one row's values as bind parameters, NULLs typed by their column.
-fn push_row<DB>(mut row: sqlx::query_builder::Separated<'_, DB, &'static str>, table: &Table, values: &[Value])
-where
+fn push_row<DB>(
+    mut row: sqlx::query_builder::Separated<'_, DB, &'static str>,
+    table: &Table,
+    values: &[Value],
+) where
     DB: sqlx::Database,
     for<'t> Option<String>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     for<'t> Option<i64>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
@@ -580,8 +595,8 @@ enum Pool {
 }
 
 impl Pool {
-    /// Opens the database at `location`: the source read-only (it must
-    /// exist), the destination (already migrated) read-write.
+    /// Opens the database at `location`: the source (it must exist) or the
+    /// destination (already migrated).
     async fn open(location: &Location, write: bool) -> Result<Pool, CopyError> {
         match location {
             Location::Sqlite(path) => {
@@ -592,15 +607,14 @@ impl Pool {
                         CopyError::MissingSource(location.to_string())
                     });
                 }
+                // the source too is opened for writing (it is only read):
+                // closed last, its connection folds the WAL back into the
+                // file and removes it, where a read-only one would leave
+                // it behind
                 let options = SqliteConnectOptions::new()
                     .filename(path)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true);
-                let options = if write {
-                    options
-                } else {
-                    options.read_only(true)
-                };
                 let pool = SqlitePoolOptions::new()
                     .max_connections(1)
                     .connect_with(options)
@@ -610,6 +624,12 @@ impl Pool {
             }
             Location::Postgres { url, .. } => {
                 let options = PgConnectOptions::from_str(url).map_err(open_error(location))?;
+                // one connection first: a pool that cannot connect only
+                // says it timed out, this says why
+                let probe = PgConnection::connect_with(&options)
+                    .await
+                    .map_err(open_error(location))?;
+                let _ = probe.close().await;
                 let pool = PgPoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(Duration::from_secs(10))
@@ -626,19 +646,7 @@ impl Pool {
     async fn open_existing(location: &Location) -> Result<Option<Pool>, CopyError> {
         match location {
             Location::Sqlite(path) if !path.exists() => Ok(None),
-            Location::Sqlite(path) => {
-                let options = SqliteConnectOptions::new()
-                    .filename(path)
-                    .busy_timeout(Duration::from_secs(10))
-                    .read_only(true);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .connect_with(options)
-                    .await
-                    .map_err(open_error(location))?;
-                Ok(Some(Pool::Sqlite(pool)))
-            }
-            Location::Postgres { .. } => Pool::open(location, false).await.map(Some),
+            _ => Pool::open(location, false).await.map(Some),
         }
     }
 
@@ -805,7 +813,11 @@ impl Tx {
             Tx::Sqlite(tx) => {
                 let mut query = QueryBuilder::<Sqlite>::new(head + " ");
                 query.push_values(rows, |row, values| push_row(row, table, values));
-                query.build().execute(&mut **tx).await
+                query
+                    .build()
+                    .execute(&mut **tx)
+                    .await
+                    .map(|done| done.rows_affected())
             }
             Tx::Postgres(tx) => {
                 // explicit ids even where the column is GENERATED ALWAYS
@@ -816,10 +828,14 @@ impl Tx {
                 };
                 let mut query = QueryBuilder::<Postgres>::new(head + overriding);
                 query.push_values(rows, |row, values| push_row(row, table, values));
-                query.build().execute(&mut **tx).await
+                query
+                    .build()
+                    .execute(&mut **tx)
+                    .await
+                    .map(|done| done.rows_affected())
             }
         };
-        Ok(done.map_err(write_error)?.rows_affected())
+        done.map_err(write_error)
     }
 
     /// Commits the copy; on PostgreSQL every identity sequence first
@@ -945,9 +961,16 @@ mod tests {
         for (n, end) in [(1, TaskState::Failed), (2, TaskState::Success)] {
             let id = run(&w, &dag, n, v2).await;
             let a = task_a(&r, id).await;
-            w.start_try(a.id, TaskState::None, 1, &format!("logs/{n}/a/1.log"), at(n, 3), None)
-                .await
-                .unwrap();
+            w.start_try(
+                a.id,
+                TaskState::None,
+                1,
+                &format!("logs/{n}/a/1.log"),
+                at(n, 3),
+                None,
+            )
+            .await
+            .unwrap();
             let error = (end == TaskState::Failed).then_some("exit 1");
             w.finish_try(
                 a.id,
@@ -981,10 +1004,21 @@ mod tests {
         w.set_external(a.id, 1, "run-77", Some("https://db/run/77"), None)
             .await
             .unwrap();
-        w.insert_import_error_alert("dags/broken.yaml", "line 1: oops", &["team".into()], at(3, 9))
+        w.insert_import_error_alert(
+            "dags/broken.yaml",
+            "line 1: oops",
+            &["team".into()],
+            at(3, 9),
+        )
+        .await
+        .unwrap();
+        let pending: Vec<i64> = r
+            .pending_alerts(100)
             .await
-            .unwrap();
-        let pending: Vec<i64> = r.pending_alerts(100).await.unwrap().iter().map(|a| a.id).collect();
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect();
         assert!(pending.len() >= 2, "{pending:?}");
         w.alerts_delivered(&pending[..1], at(3, 10)).await.unwrap();
         (r, w)
@@ -1048,6 +1082,37 @@ mod tests {
         assert_eq!(named, copied);
     }
 
+    /// A migration that adds a table or a column fails this until the
+    /// copy knows it too.
+    #[tokio::test]
+    async fn the_copy_knows_every_table_and_column_of_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::parse(&dir.path().join("a.db").display().to_string());
+        super::super::migrate(&location).await.unwrap();
+        let pool = Pool::open(&location, false).await.unwrap();
+        let Pool::Sqlite(sqlite) = &pool else {
+            panic!("a file")
+        };
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+               AND name NOT IN ('_sqlx_migrations', 'scheduler_lock') ORDER BY name",
+        )
+        .fetch_all(sqlite)
+        .await
+        .unwrap();
+        let mut copied: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+        copied.sort();
+        assert_eq!(tables, copied);
+        let mut tx = pool.begin_read().await.unwrap();
+        for table in TABLES {
+            let mut columns = tx.columns(table.name).await.unwrap();
+            let mut known: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+            columns.sort();
+            known.sort();
+            assert_eq!(columns, known, "{}", table.name);
+        }
+    }
+
     #[tokio::test]
     async fn a_sqlite_copy_holds_every_row_with_its_id_and_keeps_working() {
         let dir = tempfile::tempdir().unwrap();
@@ -1062,7 +1127,10 @@ mod tests {
         let before = dump(&from, false).await;
         let after = dump(&to, false).await;
         assert_eq!(before, after);
-        let counted: Vec<(&str, u64)> = before.iter().map(|(t, rows)| (*t, rows.len() as u64)).collect();
+        let counted: Vec<(&str, u64)> = before
+            .iter()
+            .map(|(t, rows)| (*t, rows.len() as u64))
+            .collect();
         assert_eq!(copied.tables, counted);
         for (table, rows) in &before {
             assert!(!rows.is_empty(), "{table} has rows to copy");
@@ -1098,8 +1166,10 @@ mod tests {
         assert_eq!(tries[0].state, TaskState::Failed);
         let alerts = r.pending_alerts(100).await.unwrap();
         assert!(
-            alerts.iter().any(|alert| alert.run_id.as_deref() == Some("scheduled__5")
-                && alert.event == "failure"),
+            alerts
+                .iter()
+                .any(|alert| alert.run_id.as_deref() == Some("scheduled__5")
+                    && alert.event == "failure"),
             "the alert trigger fired: {alerts:?}"
         );
         let later = dump(&to, false).await;
@@ -1122,23 +1192,25 @@ mod tests {
         async fn new() -> Option<Scratch> {
             let base = std::env::var("AIRLESS_TEST_POSTGRES")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let admin = match PgPoolOptions::new()
+            // one connection first: its error says why (a pool's only that
+            // it timed out)
+            let probe = tokio::time::timeout(Duration::from_secs(3), PgConnection::connect(&base))
+                .await
+                .unwrap_or_else(|_| Err(sqlx::Error::PoolTimedOut));
+            if let Err(err) = probe {
+                let server = PgConnectOptions::from_str(&base)
+                    .map(|o| format!("{}:{}", o.get_host(), o.get_port()))
+                    .unwrap_or(base.clone());
+                println!(
+                    "skipped: PostgreSQL is not reachable on {server} ({err}); .ci/run starts it"
+                );
+                return None;
+            }
+            let admin = PgPoolOptions::new()
                 .max_connections(1)
-                .acquire_timeout(Duration::from_secs(3))
                 .connect(&base)
                 .await
-            {
-                Ok(pool) => pool,
-                Err(err) => {
-                    let server = PgConnectOptions::from_str(&base)
-                        .map(|o| format!("{}:{}", o.get_host(), o.get_port()))
-                        .unwrap_or(base.clone());
-                    println!(
-                        "skipped: PostgreSQL is not reachable on {server} ({err}); .ci/run starts it"
-                    );
-                    return None;
-                }
-            };
+                .unwrap();
             let mut bytes = [0u8; 6];
             getrandom::fill(&mut bytes).unwrap();
             let schema = format!(

@@ -33,7 +33,7 @@ use crate::model::{
     DagId, DagRecord, DagRun, DagVersion, Lease, Owner, ProcessGroup, RunId, RunState, RunType,
     TaskId, TaskInstance, TaskState, TaskTry,
 };
-pub use copy::{CopyError, Copied, copy};
+pub use copy::{Copied, CopyError, copy};
 pub use location::{DEFAULT_POOL_SIZE, Location};
 pub use query::{
     Bounds, ClearCandidate, Cleaned, DagRunOrder, DagRunQuery, OutboxAlert, RunSummary,

@@ -244,7 +244,10 @@ async fn migrate_applies_what_is_missing_then_finds_it_up_to_date() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, err) = airless(dir.path(), &["db", "migrate"], STATE).await;
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, format!("migrated airless.db: applied {}\n", every_migration()));
+    assert_eq!(
+        out,
+        format!("migrated airless.db: applied {}\n", every_migration())
+    );
     let (code, out, _) = airless(dir.path(), &["db", "migrate"], STATE).await;
     assert_eq!(code, 0);
     assert_eq!(out, "airless.db is up to date\n");
@@ -273,7 +276,14 @@ async fn copy_moves_every_table_into_an_empty_database_once() {
     let dir = env.dir.path();
     let (code, out, err) = airless(
         dir,
-        &["db", "copy", "--from", "sqlite://airless.db", "--to", "copy.db"],
+        &[
+            "db",
+            "copy",
+            "--from",
+            "sqlite://airless.db",
+            "--to",
+            "copy.db",
+        ],
         &[],
     )
     .await;
@@ -303,7 +313,13 @@ async fn copy_moves_every_table_into_an_empty_database_once() {
     )
     .await;
     assert_eq!(code, 0);
-    assert!(out.ends_with(&format!("{}dry run: nothing deleted\n", &FOUND[FOUND.find('\n').unwrap() + 1..])), "{out}");
+    assert!(
+        out.ends_with(&format!(
+            "{}dry run: nothing deleted\n",
+            &FOUND[FOUND.find('\n').unwrap() + 1..]
+        )),
+        "{out}"
+    );
 
     // once: the copy now holds state
     let (code, _, err) = airless(
