@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use airless::engine::RunRequest;
-use airless::model::{RunType, SystemClock, VirtualClock};
+use airless::model::{Clock, RunType, SystemClock, VirtualClock};
 use chrono::{DateTime, TimeZone, Utc};
 use tokio_util::sync::CancellationToken;
 
@@ -86,13 +86,9 @@ async fn history(env: &TestEnv, clock: &VirtualClock) -> Vec<i64> {
             .unwrap()
             .id,
     );
-    clock.advance(day(6, 1) - clock_now(clock));
+    clock.advance(day(6, 1) - clock.now());
     ids.push(drive(request(RunType::Manual, day(6, 1))).await);
     ids
-}
-
-fn clock_now(clock: &VirtualClock) -> DateTime<Utc> {
-    airless::model::Clock::now(clock)
 }
 
 async fn env_with_history() -> (TestEnv, Vec<i64>) {
