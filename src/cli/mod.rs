@@ -1,7 +1,9 @@
 //! The command line: clap types, and the commands. `dags …` and `tasks test`
-//! work in-process on the DAG folder and the state database.
+//! work in-process on the DAG folder and the state database; `db …` looks
+//! after the database itself.
 
 mod dags;
+mod db;
 mod notify;
 pub mod port;
 mod remote;
@@ -70,6 +72,9 @@ pub enum Command {
     /// Alert channels (`[notify.NAME]` in airless.toml).
     #[command(subcommand)]
     Notify(notify::NotifyCommand),
+    /// The state database: migrate it, copy it (SQLite → PostgreSQL), clean old history.
+    #[command(subcommand)]
+    Db(db::DbCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -212,6 +217,7 @@ pub async fn run(
             date,
         }) => dags::test_task(&config, env, &dag_id, &task_id, date.as_deref()).await,
         Command::Notify(command) => notify::run(command, &config, &env).await,
+        Command::Db(command) => db::run(command, &config).await,
         Command::Port(command) => {
             let code = port::run(command).await?;
             Ok(if code == std::process::ExitCode::SUCCESS {

@@ -7,6 +7,8 @@
 //! `sqlite` (the default, embedded) and `postgres` (shared by several
 //! `serve` peers) implement the same two traits with the same records; the
 //! one store test suite (`tests`) runs against both. Depends on `model` only.
+//! `copy` moves a whole database into an empty one, either backend to
+//! either (`airless db copy`).
 //!
 //! Outside the crate the write side cannot even be named:
 //!
@@ -16,6 +18,7 @@
 //! # }
 //! ```
 
+mod copy;
 mod location;
 mod postgres;
 pub mod query;
@@ -30,6 +33,7 @@ use crate::model::{
     DagId, DagRecord, DagRun, DagVersion, Lease, Owner, ProcessGroup, RunId, RunState, RunType,
     TaskId, TaskInstance, TaskState, TaskTry,
 };
+pub use copy::{Copied, CopyError, copy};
 pub use location::{DEFAULT_POOL_SIZE, Location};
 pub use query::{
     Bounds, Cleaned, ClearCandidate, DagRunOrder, DagRunQuery, OutboxAlert, RunSummary,

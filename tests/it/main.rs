@@ -15,6 +15,7 @@ mod dag_warnings;
 mod databricks;
 mod databricks_client;
 mod databricks_crash;
+mod db;
 mod emulate;
 mod engine;
 mod fakes;
