@@ -140,7 +140,8 @@ mod tests {
 
     #[test]
     fn a_password_never_shows() {
-        let location = Location::parse("postgres://airless:s3cret@db.internal:5432/airless?sslmode=require");
+        let location =
+            Location::parse("postgres://airless:s3cret@db.internal:5432/airless?sslmode=require");
         assert_eq!(
             location.to_string(),
             "postgres://airless:***@db.internal:5432/airless?sslmode=require"

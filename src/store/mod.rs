@@ -34,7 +34,7 @@ use crate::model::{
 };
 pub use location::{DEFAULT_POOL_SIZE, Location};
 pub use query::{
-    Bounds, ClearCandidate, Cleaned, DagRunOrder, DagRunQuery, OutboxAlert, RunSummary,
+    Bounds, Cleaned, ClearCandidate, DagRunOrder, DagRunQuery, OutboxAlert, RunSummary,
     StoreMetrics, TaskCellState, TaskInstanceOrder, TaskInstancePage, TaskInstanceQuery,
 };
 
@@ -88,7 +88,9 @@ pub enum Access {
 /// and other read-only commands). Never creates, migrates or writes it.
 pub async fn open_reader(location: impl Into<Location>) -> Result<Reader, StoreError> {
     Ok(match location.into() {
-        Location::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(&path, Access::ReadOnly).await?),
+        Location::Sqlite(path) => {
+            Arc::new(sqlite::SqliteStore::open(&path, Access::ReadOnly).await?)
+        }
         Location::Postgres { url, pool_size } => {
             postgres::open(&url, Access::ReadOnly, pool_size).await?.0
         }
@@ -426,7 +428,5 @@ pub(crate) trait StateWrite: Send + Sync + std::fmt::Debug {
     async fn notify(&self, payloads: &[String]) -> Result<(), StoreError>;
     /// The payloads peers send from now on (PostgreSQL `LISTEN`, reconnected
     /// when the connection drops); `None` for SQLite, which has no peers.
-    async fn listen(
-        &self,
-    ) -> Result<Option<tokio::sync::mpsc::Receiver<String>>, StoreError>;
+    async fn listen(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>, StoreError>;
 }

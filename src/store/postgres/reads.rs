@@ -76,8 +76,7 @@ fn dag_run_filter() -> String {
 
 /// A task instance's last change: the latest of its run's queuing and its
 /// own start and end.
-const TI_UPDATED_AT: &str =
-    "GREATEST(r.queued_at, COALESCE(ti.start_date, r.queued_at), COALESCE(ti.end_date, r.queued_at))";
+const TI_UPDATED_AT: &str = "GREATEST(r.queued_at, COALESCE(ti.start_date, r.queued_at), COALESCE(ti.end_date, r.queued_at))";
 
 /// A finished try's seconds, rounded to the millisecond as SQLite's are, so
 /// that a bound given to the millisecond matches exactly.

@@ -257,11 +257,11 @@ pub(super) async fn migrate(path: &Path) -> Result<Vec<i64>, StoreError> {
 }
 
 async fn applied_versions(pool: &SqlitePool) -> Result<Vec<i64>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+    Ok(
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?,
     )
-    .fetch_all(pool)
-    .await?)
 }
 
 #[async_trait::async_trait]
@@ -853,7 +853,8 @@ impl StateWrite for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        let count = |sql: String| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(before);
+        let count =
+            |sql: String| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(before);
         let mut cleaned = Cleaned {
             dag_runs: count(format!("SELECT COUNT(*) FROM dag_runs WHERE id IN ({CLEANED_RUNS})"))
                 .fetch_one(&mut *tx)
@@ -907,9 +908,7 @@ impl StateWrite for SqliteStore {
         Ok(())
     }
 
-    async fn listen(
-        &self,
-    ) -> Result<Option<tokio::sync::mpsc::Receiver<String>>, StoreError> {
+    async fn listen(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>, StoreError> {
         Ok(None)
     }
 }
