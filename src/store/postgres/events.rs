@@ -103,7 +103,11 @@ async fn forward(
                 // anything else (the server restarting, refusing) gets a
                 // fresh listener, its connection given back first, tried
                 // again with backoff until it works
-                tracing::warn!(%channel, error = %err, "lost the connection that listens for peers' events; listening again");
+                tracing::warn!(
+                    %channel,
+                    error = %err,
+                    "lost the connection that listens for peers' events; listening again"
+                );
                 listener = None;
             }
         }

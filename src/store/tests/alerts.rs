@@ -246,14 +246,14 @@ async fn deliveries_are_recorded_on_the_outbox() {
             .await
             .expect("import error again");
         let pending = b.reader.pending_alerts(100).await.expect("pending");
-        let shape: Vec<(String, String, String, Option<String>, DateTime<Utc>)> = pending
+        let shape: Vec<_> = pending
             .iter()
             .map(|a| {
                 (
-                    a.event.clone(),
-                    a.channel.clone(),
-                    a.dag_id.clone(),
-                    a.error.clone(),
+                    a.event.as_str(),
+                    a.channel.as_str(),
+                    a.dag_id.as_str(),
+                    a.error.as_deref(),
                     a.created_at,
                 )
             })
@@ -262,24 +262,24 @@ async fn deliveries_are_recorded_on_the_outbox() {
             shape,
             vec![
                 (
-                    "import_error".into(),
-                    "ops".into(),
-                    "/dags/bad.yaml".into(),
-                    Some("line 3: oops".into()),
+                    "import_error",
+                    "ops",
+                    "/dags/bad.yaml",
+                    Some("line 3: oops"),
                     t(10)
                 ),
                 (
-                    "import_error".into(),
-                    "chat".into(),
-                    "/dags/bad.yaml".into(),
-                    Some("line 3: oops".into()),
+                    "import_error",
+                    "chat",
+                    "/dags/bad.yaml",
+                    Some("line 3: oops"),
                     t(10)
                 ),
                 (
-                    "import_error".into(),
-                    "ops".into(),
-                    "/dags/bad.yaml".into(),
-                    Some("line 4: oops".into()),
+                    "import_error",
+                    "ops",
+                    "/dags/bad.yaml",
+                    Some("line 4: oops"),
                     t(20)
                 ),
             ],

@@ -1,4 +1,5 @@
-//! Owners, run leases, claims counted against max_active_runs (also under concurrency), and the scheduler's lock.
+//! Owners, run leases, claims counted against max_active_runs (also under
+//! concurrency), and the scheduler's lock.
 
 use super::*;
 

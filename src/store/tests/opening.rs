@@ -1,4 +1,6 @@
-//! Opening and migrating: read-only stores, foreign and missing databases, redacted errors, and peers' events.
+//! Opening and migrating: read-only stores, foreign and missing databases,
+//! redacted errors; peers' events, and connections that outlive their
+//! server's.
 
 use super::*;
 
@@ -44,6 +46,62 @@ async fn peers_hear_each_others_events_on_postgres_only() {
             "{n}: nothing from the other schema"
         );
     }
+}
+
+#[tokio::test]
+async fn a_postgres_store_outlives_its_connections() {
+    let Some((schema, url)) = Schema::create().await else {
+        return;
+    };
+    // every connection of this test is named, so it alone is cut off
+    let application = format!("airless_{}", schema.name);
+    let url = format!("{url}&application_name={application}");
+    let (reader, writer) = crate::store::open(Location::parse(&url))
+        .await
+        .expect("open");
+    let (_, peer) = crate::store::open(Location::parse(&url))
+        .await
+        .expect("open a peer");
+    let mut events = writer.listen().await.expect("listen").expect("a receiver");
+    reader.ping().await.expect("ping");
+    peer.notify(&["before".to_string()]).await.expect("notify");
+    let got = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("within 10 s");
+    assert_eq!(got.as_deref(), Some("before"));
+
+    // what a restart of the server does to them: the store's, the peer's
+    // and the listener's connections all cut
+    let mut admin = PgConnection::connect(&schema.admin_url)
+        .await
+        .expect("connect");
+    let cut: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                               WHERE application_name = $1) AS t",
+    )
+    .bind(&application)
+    .fetch_one(&mut admin)
+    .await
+    .expect("terminate");
+    let _ = admin.close().await;
+    assert!(cut >= 3, "{cut} connections cut");
+    register(&writer, "etl", "v1", &[]).await;
+    assert_eq!(reader.dags().await.expect("dags after the cut").len(), 1);
+    // events sent while the listener was away are lost: send until one
+    // arrives
+    let heard = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            peer.notify(&["after".to_string()]).await.expect("notify");
+            if let Ok(Some(payload)) =
+                tokio::time::timeout(Duration::from_millis(250), events.recv()).await
+            {
+                return payload;
+            }
+        }
+    })
+    .await
+    .expect("listening again within 20 s");
+    assert_eq!(heard, "after");
 }
 
 #[tokio::test]
