@@ -23,6 +23,8 @@ mod location;
 mod postgres;
 pub mod query;
 mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
