@@ -356,14 +356,19 @@ async fn kill_9_of_the_driving_node_hands_databricks_and_shell_runs_to_a_peer() 
         .await
         .expect("a node drives c1");
     kill_node(&mut cluster, driver);
-    let adopted = wait_for("a peer to adopt c1", Duration::from_secs(30), async || {
-        cluster
-            .driver_of("crashy", "c1")
-            .await
-            .is_some_and(|n| n != driver)
-    })
+    // the retry finishes at once: its marker is the sign a peer took over
+    let retry = cluster.path("markers").join("retry");
+    let adopted = wait_for(
+        "a peer to adopt c1 and retry it",
+        Duration::from_secs(30),
+        async || retry.exists(),
+    )
     .await;
-    println!("shell run: node {driver} killed; adopted by a peer {adopted:.1?} later");
+    assert_ne!(
+        std::fs::read_to_string(&retry).unwrap().trim(),
+        driver.to_string()
+    );
+    println!("shell run: node {driver} killed; retried by a peer {adopted:.1?} later");
     let last = (0..3).find(|n| cluster.nodes[*n].is_some()).unwrap();
     wait_for("c1 to succeed", Duration::from_secs(30), async || {
         cluster

@@ -19,8 +19,10 @@ use sqlx::{ConnectOptions, Connection};
 
 use super::{Access, Location, Reader, StoreError, Writer};
 
-/// How long a statement waits for a free connection before it fails.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a statement waits for a connection before it fails: long
+/// enough to ride out a managed PostgreSQL's failover (RDS Multi-AZ: 30 to
+/// 60 s), while the pool reconnects to the new primary.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A handle on one PostgreSQL database (one schema of it); cheap to clone.
 #[derive(Clone)]

@@ -429,6 +429,16 @@ impl StateWrite for PgStore {
         max_active: Option<u32>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // a run another peer is claiming or writing right now is skipped,
+        // not waited for: that peer is alive and the run is its
+        let free: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM dag_runs WHERE id = $1 FOR UPDATE SKIP LOCKED")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if free.is_none() {
+            return Ok(false);
+        }
         // peers claim one DAG's runs one at a time: the count below then
         // sees every claim committed before it, and the check and the claim
         // are one step. NO KEY UPDATE leaves new runs' foreign-key checks
