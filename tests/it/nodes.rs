@@ -23,6 +23,8 @@ struct Cluster {
     nodes: Vec<Option<Daemon>>,
     env: Vec<(String, String)>,
     dags: Vec<(String, String)>,
+    /// Every node's `airless.toml`, if any.
+    toml: Option<String>,
 }
 
 impl Cluster {
@@ -51,6 +53,7 @@ impl Cluster {
                 .iter()
                 .map(|(n, t)| (n.to_string(), t.clone()))
                 .collect(),
+            toml: None,
         };
         cluster
             .env
@@ -73,6 +76,9 @@ impl Cluster {
                 text.replace("{dir}", &self.dir.path().display().to_string()),
             )
             .unwrap();
+        }
+        if let Some(toml) = &self.toml {
+            std::fs::write(home.join("airless.toml"), toml).unwrap();
         }
         let node = n.to_string();
         let mut env: Vec<(&str, &str)> = self
@@ -485,4 +491,49 @@ async fn a_node_stopped_past_its_lease_cannot_write_to_the_run_it_lost() {
         log.contains("taken elsewhere"),
         "the resumed node says it lost the run: {log}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_send_a_failure_alert_once() {
+    let hooks = crate::fakes::hooks::FakeHooks::start().await;
+    let url = hooks.url("/services/T1/B1/X1");
+    let Some(mut cluster) = Cluster::new(
+        "three_nodes_send_a_failure_alert_once",
+        &[(
+            "fails.yaml",
+            "dag_id: fails\nschedule: null\non_failure: [team]\ntasks:\n  - { task_id: boom, kind: shell, command: \"exit 7\" }\n".to_string(),
+        )],
+        &[("HOOK_URL", &url), ("AIRLESS_NOTIFY_WAIT", "1s")],
+    )
+    .await
+    else {
+        return;
+    };
+    cluster.toml = Some("[notify.team]\nkind = \"slack\"\nurl = \"${HOOK_URL}\"\n".into());
+    for n in 0..3 {
+        cluster.start(n).await;
+    }
+    cluster
+        .node(1)
+        .post("/api/v1/dags/fails/dagRuns", json!({"dag_run_id": "f1"}))
+        .await;
+    wait_for(
+        "the alert to be delivered",
+        Duration::from_secs(30),
+        async || !hooks.received().is_empty(),
+    )
+    .await;
+    // every node's sender would have sent by now if each sent its own
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(hooks.received().len(), 1, "one message, from one node");
+    let delivered = cluster
+        .node(2)
+        .get("/api/airless/alerts?status=delivered")
+        .await;
+    assert_eq!(
+        delivered["alerts"].as_array().unwrap().len(),
+        1,
+        "{delivered}"
+    );
+    assert_eq!(delivered["alerts"][0]["attempts"], 1, "{delivered}");
 }
