@@ -325,6 +325,44 @@ mod tests {
     }
 
     #[test]
+    fn a_postgres_url_selects_the_shared_store_with_its_pool_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airless.toml");
+        std::fs::write(
+            &path,
+            "database = \"postgres://airless:pw@db.internal/airless?sslmode=require\"\ndatabase_pool_size = 4\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), &BTreeMap::new()).unwrap();
+        assert_eq!(
+            config.database,
+            crate::store::Location::Postgres {
+                url: "postgres://airless:pw@db.internal/airless?sslmode=require".into(),
+                pool_size: 4
+            }
+        );
+        assert_eq!(
+            config.database.to_string(),
+            "postgres://airless:***@db.internal/airless?sslmode=require"
+        );
+        let env = BTreeMap::from([
+            (
+                "AIRLESS_DATABASE".to_string(),
+                "/var/lib/airless/airless.db".to_string(),
+            ),
+            ("AIRLESS_DATABASE_POOL_SIZE".to_string(), "many".to_string()),
+        ]);
+        let err = Config::load(Some(&path), &env).unwrap_err().to_string();
+        assert_eq!(err, "database_pool_size: `many` is not a number");
+        let env = BTreeMap::from([(
+            "AIRLESS_DATABASE".to_string(),
+            "/var/lib/airless/airless.db".to_string(),
+        )]);
+        let config = Config::load(Some(&path), &env).unwrap();
+        assert!(!config.database.is_shared());
+    }
+
+    #[test]
     fn a_misspelt_key_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("airless.toml");

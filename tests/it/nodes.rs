@@ -537,3 +537,20 @@ async fn three_nodes_send_a_failure_alert_once() {
     );
     assert_eq!(delivered["alerts"][0]["attempts"], 1, "{delivered}");
 }
+
+#[tokio::test]
+async fn serve_without_its_postgresql_says_so_and_never_shows_the_password() {
+    let (dir, _dags) = crate::daemon::workspace();
+    let dead = crate::daemon::free_port();
+    let url = format!("postgres://airless:hunter2@127.0.0.1:{dead}/airless");
+    let refusal = Daemon::start_expecting_failure(dir.path(), &[("AIRLESS_DATABASE", &url)]).await;
+    assert_eq!(refusal.code, Some(2), "{}", refusal.stderr);
+    assert!(
+        refusal.stderr.contains(&format!(
+            "cannot open the state database postgres://airless:***@127.0.0.1:{dead}/airless"
+        )),
+        "{}",
+        refusal.stderr
+    );
+    assert!(!refusal.stderr.contains("hunter2"), "{}", refusal.stderr);
+}
