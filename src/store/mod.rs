@@ -22,6 +22,7 @@ mod copy;
 mod location;
 mod postgres;
 pub mod query;
+mod records;
 mod sqlite;
 #[cfg(test)]
 mod tests;

@@ -9,11 +9,12 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::PgStore;
-use super::rows::{Rec, count_u32, parsed, try_number_opt, unsigned};
+use super::rows::count_u32;
 use crate::model::{
     DagId, DagRecord, DagRun, DagVersion, Owner, RunId, RunState, RunType, TaskId, TaskInstance,
     TaskState, TaskTry,
 };
+use crate::store::records::{Rec, outbox_alert, parsed, unsigned};
 use crate::store::{
     ClearCandidate, DagRunOrder, DagRunQuery, OutboxAlert, RunSummary, StateRead, StoreError,
     StoreMetrics, TaskCellState, TaskInstanceOrder, TaskInstancePage, TaskInstanceQuery,
@@ -160,29 +161,6 @@ const OUTBOX_SELECT: &str = "SELECT a.*, r.run_id AS run_id, r.logical_date AS l
     LEFT JOIN task_instances ti ON ti.id = a.task_instance_id
     LEFT JOIN task_tries t ON t.task_instance_id = a.task_instance_id AND t.try_number = a.try_number";
 
-fn outbox_alert(row: &PgRow) -> Result<OutboxAlert, StoreError> {
-    Ok(OutboxAlert {
-        id: row.try_get("id")?,
-        channel: row.try_get("channel")?,
-        event: row.try_get("event")?,
-        dag_id: row.try_get("dag_id")?,
-        run_id: row.try_get("run_id")?,
-        logical_date: row.try_get("logical_date")?,
-        task_id: row.try_get("task_id")?,
-        try_number: try_number_opt(row)?,
-        state: row.try_get("state")?,
-        error: row.try_get("error")?,
-        log_path: row.try_get("log_path")?,
-        external_url: row.try_get("external_url")?,
-        created_at: row.try_get("created_at")?,
-        status: row.try_get("status")?,
-        attempts: unsigned(row, "attempts")?,
-        next_attempt_at: row.try_get("next_attempt_at")?,
-        last_error: row.try_get("last_error")?,
-        delivered_at: row.try_get("delivered_at")?,
-    })
-}
-
 fn run_summary(row: &PgRow) -> Result<RunSummary, sqlx::Error> {
     let run_type: String = row.try_get("run_type")?;
     Ok(RunSummary {
@@ -190,7 +168,7 @@ fn run_summary(row: &PgRow) -> Result<RunSummary, sqlx::Error> {
         dag_id: DagId::new(row.try_get::<String, _>("dag_id")?),
         run_id: RunId::new(row.try_get::<String, _>("run_id")?),
         run_type: RunType::parse(&run_type)
-            .ok_or_else(|| super::rows::decode_error("run_type", &run_type))?,
+            .ok_or_else(|| crate::store::records::decode_error("run_type", &run_type))?,
         state: parsed(row, "state")?,
         logical_date: row.try_get("logical_date")?,
     })
@@ -668,7 +646,7 @@ impl StateRead for PgStore {
         .bind(self::limit(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(outbox_alert).collect()
+        Ok(rows.iter().map(outbox_alert).collect::<Result<_, _>>()?)
     }
 
     async fn alerts(
@@ -684,7 +662,7 @@ impl StateRead for PgStore {
         .bind(self::limit(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(outbox_alert).collect()
+        Ok(rows.iter().map(outbox_alert).collect::<Result<_, _>>()?)
     }
 
     async fn runs_without_deadline_alert(&self, dag_id: &DagId) -> Result<Vec<DagRun>, StoreError> {

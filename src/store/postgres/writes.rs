@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 
 use super::PgStore;
-use super::rows::Rec;
 use crate::model::{DagId, DagRun, Lease, Owner, ProcessGroup, RunState, TaskInstance, TaskState};
+use crate::store::records::Rec;
 use crate::store::{Cleaned, Fence, NewDagRun, NewDagVersion, StateWrite, StoreError, TryEnd};
 
 /// A write to a running try changed exactly one row, or the try moved on.

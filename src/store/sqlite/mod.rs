@@ -17,7 +17,7 @@ use sqlx::sqlite::{
 
 use super::{Access, Cleaned, Fence, NewDagRun, NewDagVersion, StateWrite, StoreError, TryEnd};
 use crate::model::{DagId, DagRun, Lease, Owner, ProcessGroup, RunState, TaskInstance, TaskState};
-use rows::Rec;
+use crate::store::records::Rec;
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {

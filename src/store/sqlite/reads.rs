@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::SqliteStore;
-use super::rows::{Rec, parsed};
 use crate::model::{
     DagId, DagRecord, DagRun, DagVersion, Owner, RunId, RunState, RunType, TaskId, TaskInstance,
     TaskState, TaskTry,
 };
+use crate::store::records::{Rec, outbox_alert, parsed};
 use crate::store::{
     ClearCandidate, DagRunOrder, DagRunQuery, OutboxAlert, RunSummary, StateRead, StoreError,
     StoreMetrics, TaskCellState, TaskInstanceOrder, TaskInstancePage, TaskInstanceQuery,
@@ -123,29 +123,6 @@ const OUTBOX_SELECT: &str = "SELECT a.*, r.run_id AS run_id, r.logical_date AS l
     LEFT JOIN dag_runs r ON r.id = a.dag_run_id
     LEFT JOIN task_instances ti ON ti.id = a.task_instance_id
     LEFT JOIN task_tries t ON t.task_instance_id = a.task_instance_id AND t.try_number = a.try_number";
-
-fn outbox_alert(row: &sqlx::sqlite::SqliteRow) -> Result<OutboxAlert, StoreError> {
-    Ok(OutboxAlert {
-        id: row.try_get("id")?,
-        channel: row.try_get("channel")?,
-        event: row.try_get("event")?,
-        dag_id: row.try_get("dag_id")?,
-        run_id: row.try_get("run_id")?,
-        logical_date: row.try_get("logical_date")?,
-        task_id: row.try_get("task_id")?,
-        try_number: row.try_get("try_number")?,
-        state: row.try_get("state")?,
-        error: row.try_get("error")?,
-        log_path: row.try_get("log_path")?,
-        external_url: row.try_get("external_url")?,
-        created_at: row.try_get("created_at")?,
-        status: row.try_get("status")?,
-        attempts: row.try_get("attempts")?,
-        next_attempt_at: row.try_get("next_attempt_at")?,
-        last_error: row.try_get("last_error")?,
-        delivered_at: row.try_get("delivered_at")?,
-    })
-}
 
 /// Binds [`task_instance_filter`]'s parameters, in order.
 macro_rules! bind_task_instance_filter {
@@ -643,7 +620,7 @@ impl StateRead for SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(outbox_alert).collect()
+        Ok(rows.iter().map(outbox_alert).collect::<Result<_, _>>()?)
     }
 
     async fn alerts(
@@ -659,7 +636,7 @@ impl StateRead for SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(outbox_alert).collect()
+        Ok(rows.iter().map(outbox_alert).collect::<Result<_, _>>()?)
     }
 
     async fn runs_without_deadline_alert(&self, dag_id: &DagId) -> Result<Vec<DagRun>, StoreError> {
