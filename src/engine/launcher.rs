@@ -188,9 +188,12 @@ impl Launcher {
                 () = tokio::time::sleep(super::lease::HEARTBEAT) => {}
                 () = stop.cancelled() => return,
             }
+            // the runs driven before the heartbeat: one claimed and started
+            // while it was in flight is not in its answer, and is not lost
+            let before = self.active_ids();
             match self.control().heartbeat().await {
                 Ok(held) => {
-                    for id in self.active_ids() {
+                    for id in before {
                         if !held.contains(&id) && self.cancel(id) {
                             tracing::warn!(
                                 dag_run_id = id,
