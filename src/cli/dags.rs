@@ -373,7 +373,10 @@ async fn upstream_outputs(
     config: &Config,
     dag: &Dag,
     upstream: &Upstream,
-) -> anyhow::Result<(BTreeMap<String, serde_json::Value>, Option<crate::model::DagRun>)> {
+) -> anyhow::Result<(
+    BTreeMap<String, serde_json::Value>,
+    Option<crate::model::DagRun>,
+)> {
     let mut outputs = BTreeMap::new();
     let mut from = None;
     if let Some(run_id) = &upstream.from_run {

@@ -294,7 +294,8 @@ pub async fn run(
                     crate::store::Location::Postgres { pool_size, .. } => *pool_size,
                     crate::store::Location::Sqlite(_) => crate::store::DEFAULT_POOL_SIZE,
                 };
-                config.database = crate::store::Location::parse(&database).with_pool_size(pool_size);
+                config.database =
+                    crate::store::Location::parse(&database).with_pool_size(pool_size);
             }
             crate::app::serve(config, env).await.map(|()| 0)
         }

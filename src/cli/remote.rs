@@ -443,7 +443,10 @@ impl Client {
             }
             let ti = self.call(reqwest::Method::GET, &ti_path, None).await?;
             let now_try = ti["try_number"].as_u64().unwrap_or(0) as u32;
-            let running = matches!(ti["state"].as_str(), Some("running" | "queued" | "scheduled"));
+            let running = matches!(
+                ti["state"].as_str(),
+                Some("running" | "queued" | "scheduled")
+            );
             if now_try > wanted || !running {
                 // one last read: the lines written as the try ended
                 let text = self
@@ -690,7 +693,11 @@ pub async fn backfill(
             );
             return Ok(1);
         }
-        print!("Clear {} run(s) and queue {}? [y/N] ", to_clear.len(), to_queue.len());
+        print!(
+            "Clear {} run(s) and queue {}? [y/N] ",
+            to_clear.len(),
+            to_queue.len()
+        );
         let _ = std::io::Write::flush(&mut std::io::stdout());
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
@@ -803,7 +810,11 @@ fn changes(tis: &[Value], tries: &[(String, TaskTry)]) -> Vec<String> {
                     "{task}: try {} failed{error}{log}; up for retry",
                     t.try_number
                 ),
-                other => format!("{task}: try {} {}{error}{log}", t.try_number, other.as_str()),
+                other => format!(
+                    "{task}: try {} {}{error}{log}",
+                    t.try_number,
+                    other.as_str()
+                ),
             });
         }
     }

@@ -8,7 +8,11 @@ pub(crate) fn airless(dir: &std::path::Path, args: &[&str]) -> (i32, String, Str
 
 /// The binary in `dir` with `env` and none of the caller's `AIRLESS_*`
 /// settings (and no system-wide config file); stdin is not a terminal.
-pub(crate) fn airless_with(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+pub(crate) fn airless_with(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_airless"))
         .args(args)
         .current_dir(dir)

@@ -58,10 +58,15 @@ async fn cli_trigger_wait_prints_every_try_then_runs_show_and_logs_read_them() {
         lines[0].starts_with(&format!("flaky / {run_id}: success (manual, logical date ")),
         "{out}"
     );
-    assert!(lines[1].starts_with("task  state    tries  duration  error"), "{out}");
+    assert!(
+        lines[1].starts_with("task  state    tries  duration  error"),
+        "{out}"
+    );
     assert!(lines[2].starts_with("a     success  2      "), "{out}");
     assert!(
-        lines[2].ends_with(&format!("logs/dag_id=flaky/run_id={run_id}/task_id=a/attempt=2.log")),
+        lines[2].ends_with(&format!(
+            "logs/dag_id=flaky/run_id={run_id}/task_id=a/attempt=2.log"
+        )),
         "{out}"
     );
     assert!(lines[3].starts_with("b     success  1      "), "{out}");
@@ -117,14 +122,12 @@ async fn cli_trigger_wait_on_a_failing_task_names_its_error_and_log() {
     );
     let (code, out, _) = cli(dir.path(), &daemon, &["runs", "show", "failing", &run_id]);
     assert_eq!(code, 1);
+    assert!(out.contains("boom   failed           1      "), "{out}");
+    assert!(out.contains("command exited with code 4"), "{out}");
     assert!(
-        out.contains(&format!(
-            "boom   failed           1      "
-        )),
+        out.contains("after  upstream_failed  0      -         -"),
         "{out}"
     );
-    assert!(out.contains("command exited with code 4"), "{out}");
-    assert!(out.contains("after  upstream_failed  0      -         -"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -162,7 +165,14 @@ async fn cli_runs_list_is_newest_first_filters_by_state_and_refuses_an_unknown_d
     let (code, out, err) = cli(
         dir.path(),
         &daemon,
-        &["backfill", "daily", "--from", "2024-02-01", "--to", "2024-02-01"],
+        &[
+            "backfill",
+            "daily",
+            "--from",
+            "2024-02-01",
+            "--to",
+            "2024-02-01",
+        ],
     );
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, _) = cli(dir.path(), &daemon, &["runs", "list", "daily"]);
@@ -179,7 +189,9 @@ async fn cli_runs_list_is_newest_first_filters_by_state_and_refuses_an_unknown_d
     let (code, out, _) = cli(
         dir.path(),
         &daemon,
-        &["runs", "list", "daily", "--state", "success", "--state", "failed"],
+        &[
+            "runs", "list", "daily", "--state", "success", "--state", "failed",
+        ],
     );
     assert_eq!(code, 0);
     assert!(out.contains(&manual), "{out}");
@@ -210,7 +222,15 @@ async fn cli_backfill_lists_first_refuses_the_future_names_dates_before_start_an
     let (code, out, err) = cli(
         dir.path(),
         &daemon,
-        &["backfill", "daily", "--from", "2023-12-30", "--to", "2024-01-02", "--dry-run"],
+        &[
+            "backfill",
+            "daily",
+            "--from",
+            "2023-12-30",
+            "--to",
+            "2024-01-02",
+            "--dry-run",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(
@@ -221,18 +241,37 @@ async fn cli_backfill_lists_first_refuses_the_future_names_dates_before_start_an
          daily: 2 interval(s), 2 to queue, 0 to reset\n"
     );
     let (_, out, _) = cli(dir.path(), &daemon, &["runs", "list", "daily"]);
-    assert!(!out.contains("backfill__"), "a dry run queues nothing: {out}");
+    assert!(
+        !out.contains("backfill__"),
+        "a dry run queues nothing: {out}"
+    );
 
     let (code, out, err) = cli(
         dir.path(),
         &daemon,
-        &["backfill", "daily", "--from", "2024-01-01", "--to", "2024-01-01"],
+        &[
+            "backfill",
+            "daily",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-01",
+        ],
     );
     assert_eq!(code, 0, "{err}");
-    assert!(out.ends_with("queued backfill__2024-01-01T00:00:00+00:00\n1 run(s) queued, 0 reset for daily\n"), "{out}");
+    assert!(
+        out.ends_with(
+            "queued backfill__2024-01-01T00:00:00+00:00\n1 run(s) queued, 0 reset for daily\n"
+        ),
+        "{out}"
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (_, out, _) = cli(dir.path(), &daemon, &["runs", "list", "daily", "--state", "success"]);
+        let (_, out, _) = cli(
+            dir.path(),
+            &daemon,
+            &["runs", "list", "daily", "--state", "success"],
+        );
         if out.contains("backfill__2024-01-01T00:00:00+00:00") {
             break;
         }
@@ -242,7 +281,14 @@ async fn cli_backfill_lists_first_refuses_the_future_names_dates_before_start_an
     let (code, out, _) = cli(
         dir.path(),
         &daemon,
-        &["backfill", "daily", "--from", "2024-01-01", "--to", "2024-01-01"],
+        &[
+            "backfill",
+            "daily",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-01",
+        ],
     );
     assert_eq!(code, 0);
     assert_eq!(
@@ -254,7 +300,15 @@ async fn cli_backfill_lists_first_refuses_the_future_names_dates_before_start_an
     let (code, out, err) = cli(
         dir.path(),
         &daemon,
-        &["backfill", "daily", "--from", "2024-01-01", "--to", "2024-01-01", "--reset"],
+        &[
+            "backfill",
+            "daily",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-01",
+            "--reset",
+        ],
     );
     assert_eq!(code, 1);
     assert_eq!(
@@ -269,11 +323,22 @@ async fn cli_backfill_lists_first_refuses_the_future_names_dates_before_start_an
     let (code, out, err) = cli(
         dir.path(),
         &daemon,
-        &["backfill", "daily", "--from", "2024-01-01", "--to", "2024-01-01", "--reset", "--yes"],
+        &[
+            "backfill",
+            "daily",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-01",
+            "--reset",
+            "--yes",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.ends_with("reset backfill__2024-01-01T00:00:00+00:00\n0 run(s) queued, 1 reset for daily\n"),
+        out.ends_with(
+            "reset backfill__2024-01-01T00:00:00+00:00\n0 run(s) queued, 1 reset for daily\n"
+        ),
         "{out}"
     );
     let run = daemon
@@ -294,7 +359,14 @@ async fn cli_backfill_lists_first_refuses_the_future_names_dates_before_start_an
     let (code, out, err) = cli(
         dir.path(),
         &daemon,
-        &["backfill", "daily", "--from", "2099-01-01", "--to", "2099-01-02"],
+        &[
+            "backfill",
+            "daily",
+            "--from",
+            "2099-01-01",
+            "--to",
+            "2099-01-02",
+        ],
     );
     assert_eq!((code, out.as_str()), (1, ""));
     assert_eq!(
@@ -304,10 +376,22 @@ async fn cli_backfill_lists_first_refuses_the_future_names_dates_before_start_an
     let (code, out, _) = cli(
         dir.path(),
         &daemon,
-        &["backfill", "daily", "--from", "2099-01-01", "--to", "2099-01-02", "--allow-future", "--dry-run"],
+        &[
+            "backfill",
+            "daily",
+            "--from",
+            "2099-01-01",
+            "--to",
+            "2099-01-02",
+            "--allow-future",
+            "--dry-run",
+        ],
     );
     assert_eq!(code, 0);
-    assert!(out.ends_with("daily: 2 interval(s), 2 to queue, 0 to reset\n"), "{out}");
+    assert!(
+        out.ends_with("daily: 2 interval(s), 2 to queue, 0 to reset\n"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -350,16 +434,29 @@ fn cli_in_an_empty_folder_creates_nothing_and_says_what_is_missing() {
         &["dags", "next-runs", "x"],
         &["dags", "show", "x"],
         &["tasks", "test", "x", "y"],
-        &["backfill", "x", "--from", "2024-01-01", "--to", "2024-01-02"],
+        &[
+            "backfill",
+            "x",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-02",
+        ],
     ] {
         let (code, _, err) = airless(dir.path(), args);
         assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(err.starts_with("error: the DAG folder dags does not exist"), "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: the DAG folder dags does not exist"),
+            "{args:?}: {err}"
+        );
     }
     let (code, _, err) = airless(dir.path(), &["runs", "list", "--url", "http://127.0.0.1:9"]);
     assert_eq!(code, 2);
     assert!(err.contains("is `airless serve` running?"), "{err}");
-    let (code, _, err) = airless(dir.path(), &["db", "clean", "--before", "2024-01-01", "--dry-run"]);
+    let (code, _, err) = airless(
+        dir.path(),
+        &["db", "clean", "--before", "2024-01-01", "--dry-run"],
+    );
     assert_ne!(code, 0, "{err}");
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
@@ -378,16 +475,39 @@ fn cli_finds_the_system_wide_config_and_prefers_the_local_one() {
     .unwrap();
     let system = system.display().to_string();
     let env = [("AIRLESS_SYSTEM_CONFIG", system.as_str())];
-    let (code, out, err) = airless_with(elsewhere.path(), &["dags", "next-runs", "daily", "-n", "1", "--after", "2024-05-01"], &env);
+    let (code, out, err) = airless_with(
+        elsewhere.path(),
+        &[
+            "dags",
+            "next-runs",
+            "daily",
+            "-n",
+            "1",
+            "--after",
+            "2024-05-01",
+        ],
+        &env,
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("2024-05-01T00:00:00Z"), "{out}");
     // ./airless.toml comes first
-    std::fs::write(elsewhere.path().join("airless.toml"), "dags_folder = \"nowhere\"\n").unwrap();
+    std::fs::write(
+        elsewhere.path().join("airless.toml"),
+        "dags_folder = \"nowhere\"\n",
+    )
+    .unwrap();
     let (code, _, err) = airless_with(elsewhere.path(), &["dags", "show", "daily"], &env);
     assert_eq!(code, 2);
-    assert!(err.starts_with("error: the DAG folder nowhere does not exist"), "{err}");
+    assert!(
+        err.starts_with("error: the DAG folder nowhere does not exist"),
+        "{err}"
+    );
     // and --config before both
-    let (code, out, _) = airless_with(elsewhere.path(), &["dags", "show", "daily", "--config", &system], &env);
+    let (code, out, _) = airless_with(
+        elsewhere.path(),
+        &["dags", "show", "daily", "--config", &system],
+        &env,
+    );
     assert_eq!(code, 0);
     assert!(out.contains("t0"), "{out}");
 }
@@ -460,7 +580,10 @@ fn cli_serve_takes_its_flags_over_the_environment_and_logs_without_colour_to_a_f
 
     let (code, _, err) = airless(dir.path(), &["serve", "--dags-folder", "missing"]);
     assert_eq!(code, 2);
-    assert!(err.contains("the DAG folder missing does not exist"), "{err}");
+    assert!(
+        err.contains("the DAG folder missing does not exist"),
+        "{err}"
+    );
     assert!(!text.contains("\x1b["), "{err}");
 }
 
@@ -470,17 +593,40 @@ fn cli_tasks_test_takes_upstream_outputs_given_or_from_a_recorded_run() {
     let dir = workspace(&[("pipe.yaml", pipe)]);
     let (code, out, err) = airless(
         dir.path(),
-        &["tasks", "test", "pipe", "b", "--upstream-output", "a=\"given\""],
+        &[
+            "tasks",
+            "test",
+            "pipe",
+            "b",
+            "--upstream-output",
+            "a=\"given\"",
+        ],
     );
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("task succeeded; output: \"got given\""), "{out}");
+    assert!(
+        out.contains("task succeeded; output: \"got given\""),
+        "{out}"
+    );
     let (code, _, err) = airless(
         dir.path(),
-        &["tasks", "test", "pipe", "b", "--upstream-output", "a=not json"],
+        &[
+            "tasks",
+            "test",
+            "pipe",
+            "b",
+            "--upstream-output",
+            "a=not json",
+        ],
     );
     assert_eq!(code, 2);
-    assert!(err.starts_with("error: --upstream-output a: not valid JSON"), "{err}");
-    let (code, _, err) = airless(dir.path(), &["tasks", "test", "pipe", "b", "--from-run", "x"]);
+    assert!(
+        err.starts_with("error: --upstream-output a: not valid JSON"),
+        "{err}"
+    );
+    let (code, _, err) = airless(
+        dir.path(),
+        &["tasks", "test", "pipe", "b", "--from-run", "x"],
+    );
     assert_eq!(code, 2);
     assert_eq!(
         err,
@@ -488,19 +634,43 @@ fn cli_tasks_test_takes_upstream_outputs_given_or_from_a_recorded_run() {
     );
     assert!(!dir.path().join("airless.db").exists());
 
-    let (code, out, _) = airless(dir.path(), &["dags", "test", "pipe", "--date", "2024-05-01"]);
-    assert_eq!(code, 0, "{out}");
-    let run_id = "manual__2024-05-01T00:00:00+00:00";
-    let (code, out, err) = airless(dir.path(), &["tasks", "test", "pipe", "b", "--from-run", run_id]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("task succeeded; output: \"got from-a\""), "{out}");
     let (code, out, _) = airless(
         dir.path(),
-        &["tasks", "test", "pipe", "b", "--from-run", run_id, "--upstream-output", "a=\"over\""],
+        &["dags", "test", "pipe", "--date", "2024-05-01"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let run_id = "manual__2024-05-01T00:00:00+00:00";
+    let (code, out, err) = airless(
+        dir.path(),
+        &["tasks", "test", "pipe", "b", "--from-run", run_id],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("task succeeded; output: \"got from-a\""),
+        "{out}"
+    );
+    let (code, out, _) = airless(
+        dir.path(),
+        &[
+            "tasks",
+            "test",
+            "pipe",
+            "b",
+            "--from-run",
+            run_id,
+            "--upstream-output",
+            "a=\"over\"",
+        ],
     );
     assert_eq!(code, 0);
     assert!(out.contains("output: \"got over\""), "{out}");
-    let (code, _, err) = airless(dir.path(), &["tasks", "test", "pipe", "b", "--from-run", "nope"]);
+    let (code, _, err) = airless(
+        dir.path(),
+        &["tasks", "test", "pipe", "b", "--from-run", "nope"],
+    );
     assert_eq!(code, 1);
-    assert_eq!(err, "error: --from-run: DAG `pipe` has no run `nope` in airless.db\n");
+    assert_eq!(
+        err,
+        "error: --from-run: DAG `pipe` has no run `nope` in airless.db\n"
+    );
 }

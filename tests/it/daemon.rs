@@ -608,7 +608,10 @@ async fn the_cli_triggers_and_follows_a_run_lists_runs_and_pauses_a_dag() {
 
     let (code, out) = cli(dir.path(), &daemon, &["trigger", "nope"]);
     assert_eq!(code, 1);
-    assert!(out.contains("error: no DAG `nope` on the daemon at"), "{out}");
+    assert!(
+        out.contains("error: no DAG `nope` on the daemon at"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
@@ -655,7 +658,10 @@ async fn backfill_queues_one_run_per_interval_and_never_repeats_one() {
         out.contains("queued backfill__2024-01-01T00:00:00+00:00"),
         "{out}"
     );
-    assert!(out.ends_with("3 run(s) queued, 0 reset for daily\n"), "{out}");
+    assert!(
+        out.ends_with("3 run(s) queued, 0 reset for daily\n"),
+        "{out}"
+    );
     let (code, out) = cli(
         dir.path(),
         &daemon,
@@ -674,7 +680,10 @@ async fn backfill_queues_one_run_per_interval_and_never_repeats_one() {
             && out.contains(") exists; --reset runs it again\n"),
         "{out}"
     );
-    assert!(out.ends_with("daily: 1 interval(s), 0 to queue, 0 to reset\n"), "{out}");
+    assert!(
+        out.ends_with("daily: 1 interval(s), 0 to queue, 0 to reset\n"),
+        "{out}"
+    );
     wait_for(
         "the backfill runs to finish",
         Duration::from_secs(30),
