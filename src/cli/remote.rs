@@ -374,7 +374,9 @@ impl Client {
                         .map_or("-".to_string(), |d| format!("{d:.1}s")),
                     last.and_then(|t| t.error.clone())
                         .map_or("-".to_string(), |e| one_line(&e)),
-                    last.map_or("-".to_string(), |t| t.log_path.clone()),
+                    last.map(|t| t.log_path.clone())
+                        .filter(|p| !p.is_empty())
+                        .unwrap_or_else(|| "-".to_string()),
                 ]
             })
             .collect();
@@ -385,6 +387,32 @@ impl Client {
                 &rows
             )
         );
+        // the tries before each task's last one, which the table does not show
+        let earlier: Vec<Vec<String>> = tries
+            .iter()
+            .enumerate()
+            .filter(|(i, (task, _))| tries[i + 1..].iter().any(|(t, _)| t == task))
+            .map(|(_, (task, t))| {
+                vec![
+                    task.clone(),
+                    t.try_number.to_string(),
+                    t.state.as_str().to_string(),
+                    t.error.as_deref().map_or("-".to_string(), one_line),
+                    if t.log_path.is_empty() {
+                        "-".to_string()
+                    } else {
+                        t.log_path.clone()
+                    },
+                ]
+            })
+            .collect();
+        if !earlier.is_empty() {
+            println!("\nearlier tries:");
+            print!(
+                "{}",
+                table::render(&["task", "try", "state", "error", "log"], &earlier)
+            );
+        }
         Ok(match run["state"].as_str() {
             Some("failed") => 1,
             _ => 0,

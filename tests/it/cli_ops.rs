@@ -70,6 +70,16 @@ async fn cli_trigger_wait_prints_every_try_then_runs_show_and_logs_read_them() {
         "{out}"
     );
     assert!(lines[3].starts_with("b     success  1      "), "{out}");
+    assert!(lines[3].ends_with("  -      -"), "a noop has no log: {out}");
+    assert_eq!(lines[4..6], ["", "earlier tries:"], "{out}");
+    assert_eq!(
+        lines[6].split_whitespace().collect::<Vec<_>>(),
+        ["task", "try", "state", "error", "log"]
+    );
+    assert_eq!(
+        lines[7],
+        format!("a     1    up_for_retry  command exited with code 3  {log1}")
+    );
 
     let (code, out, err) = cli(
         dir.path(),
