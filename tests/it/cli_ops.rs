@@ -684,3 +684,35 @@ fn cli_tasks_test_takes_upstream_outputs_given_or_from_a_recorded_run() {
         "error: --from-run: DAG `pipe` has no run `nope` in airless.db\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_logs_follow_prints_a_running_try_until_it_ends() {
+    let slow = "dag_id: slow\nschedule: null\ntasks:\n  - { task_id: s, kind: shell, command: \"echo first; sleep 2; echo last\" }\n";
+    let dir = workspace(&[("slow.yaml", slow)]);
+    let daemon = Daemon::start(dir.path()).await;
+    let (code, out, _) = cli(dir.path(), &daemon, &["trigger", "slow"]);
+    assert_eq!(code, 0);
+    let run_id = triggered_run_id(&out);
+    let path = format!("/api/v1/dags/slow/dagRuns/{run_id}/taskInstances/s");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while daemon.get(&path).await["state"] != "running" {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (code, out, err) = cli(
+        dir.path(),
+        &daemon,
+        &["logs", "slow", &run_id, "s", "--follow"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let first = out.find("] first").unwrap();
+    let last = out.find("] last").unwrap();
+    assert!(first < last, "{out}");
+    assert_eq!(daemon.get(&path).await["state"], "success");
+    let (code, _, err) = cli(dir.path(), &daemon, &["logs", "slow", &run_id, "nope"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        format!("error: run `{run_id}` of DAG `slow` has no task `nope`\n")
+    );
+}
