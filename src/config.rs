@@ -377,6 +377,21 @@ mod tests {
     }
 
     #[test]
+    fn the_system_wide_file_is_read_when_no_other_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airless.toml");
+        std::fs::write(&path, "parallelism = 3\n").unwrap();
+        let env = BTreeMap::from([(
+            "AIRLESS_SYSTEM_CONFIG".to_string(),
+            path.display().to_string(),
+        )]);
+        assert_eq!(Config::load(None, &env).unwrap().parallelism, 3);
+        let other = dir.path().join("other.toml");
+        std::fs::write(&other, "parallelism = 5\n").unwrap();
+        assert_eq!(Config::load(Some(&other), &env).unwrap().parallelism, 5);
+    }
+
+    #[test]
     fn a_misspelt_key_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("airless.toml");

@@ -633,6 +633,14 @@ pub async fn backfill(
             iso(start)
         );
     }
+    if let Some(end) = dag.timetable.end_date
+        && to > end
+    {
+        println!(
+            "dates after {} fall after the DAG's end_date and have no interval: left out",
+            iso(end)
+        );
+    }
     let intervals: Vec<_> = dag
         .timetable
         .next_runs(from, 10_000)

@@ -227,8 +227,30 @@ async fn cli_runs_list_is_newest_first_filters_by_state_and_refuses_an_unknown_d
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_backfill_lists_first_refuses_the_future_names_dates_before_start_and_resets() {
-    let dir = workspace(&[("daily.yaml", DAILY)]);
+    let ending = "dag_id: ending\nschedule: \"@daily\"\nstart_date: 2024-01-01\nend_date: 2024-01-02\nis_paused_upon_creation: true\ntasks:\n  - { task_id: t, kind: noop }\n";
+    let dir = workspace(&[("daily.yaml", DAILY), ("ending.yaml", ending)]);
     let daemon = Daemon::start(dir.path()).await;
+    let (code, out, err) = cli(
+        dir.path(),
+        &daemon,
+        &[
+            "backfill",
+            "ending",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-05",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "dates after 2024-01-02T00:00:00Z fall after the DAG's end_date and have no interval: left out\n\
+         \x20 queue  2024-01-01T00:00:00Z → 2024-01-02T00:00:00Z  backfill__2024-01-01T00:00:00+00:00\n\
+         \x20 queue  2024-01-02T00:00:00Z → 2024-01-03T00:00:00Z  backfill__2024-01-02T00:00:00+00:00\n\
+         ending: 2 interval(s), 2 to queue, 0 to reset\n"
+    );
     let (code, out, err) = cli(
         dir.path(),
         &daemon,
