@@ -58,6 +58,11 @@ pub enum LogFormat {
     Json,
 }
 
+/// The system-wide config file, read when there is no `--config`,
+/// `AIRLESS_CONFIG` or `./airless.toml`: an admin's shell then finds the
+/// daemon's settings.
+pub const SYSTEM_CONFIG: &str = "/etc/airless/airless.toml";
+
 /// What is wrong with the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -98,14 +103,23 @@ struct ConfigFile {
 }
 
 impl Config {
-    /// Loads `path` (or `./airless.toml` if it exists) and applies the
-    /// `AIRLESS_*` overrides from `env`.
+    /// Loads `path` (or `./airless.toml` if it exists, else the system-wide
+    /// [`SYSTEM_CONFIG`] if it exists) and applies the `AIRLESS_*`
+    /// overrides from `env`. `AIRLESS_SYSTEM_CONFIG` moves the system-wide
+    /// file (for tests only).
     pub fn load(
         path: Option<&Path>,
         env: &BTreeMap<String, String>,
     ) -> Result<Config, ConfigError> {
-        let default_path = Path::new("airless.toml");
-        let path = path.or_else(|| default_path.exists().then_some(default_path));
+        let local = Path::new("airless.toml");
+        let system = PathBuf::from(
+            env.get("AIRLESS_SYSTEM_CONFIG")
+                .filter(|v| !v.is_empty())
+                .map_or(SYSTEM_CONFIG, String::as_str),
+        );
+        let path = path
+            .or_else(|| local.exists().then_some(local))
+            .or_else(|| system.exists().then_some(system.as_path()));
         let file = match path {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -360,6 +374,21 @@ mod tests {
         )]);
         let config = Config::load(Some(&path), &env).unwrap();
         assert!(!config.database.is_shared());
+    }
+
+    #[test]
+    fn the_system_wide_file_is_read_when_no_other_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airless.toml");
+        std::fs::write(&path, "parallelism = 3\n").unwrap();
+        let env = BTreeMap::from([(
+            "AIRLESS_SYSTEM_CONFIG".to_string(),
+            path.display().to_string(),
+        )]);
+        assert_eq!(Config::load(None, &env).unwrap().parallelism, 3);
+        let other = dir.path().join("other.toml");
+        std::fs::write(&other, "parallelism = 5\n").unwrap();
+        assert_eq!(Config::load(Some(&other), &env).unwrap().parallelism, 5);
     }
 
     #[test]

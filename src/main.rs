@@ -16,7 +16,7 @@ async fn main() -> std::process::ExitCode {
     };
     // the daemon logs its lifecycle; one-shot commands only what went wrong
     let default_level = match cli.command {
-        airless::cli::Command::Serve => "info",
+        airless::cli::Command::Serve { .. } => "info",
         _ => "warn",
     };
     let filter = env
@@ -25,7 +25,9 @@ async fn main() -> std::process::ExitCode {
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default_level));
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // colour codes only for a person at a terminal, never in a log file
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match config.log_format {
         airless::config::LogFormat::Json => subscriber.json().init(),
         airless::config::LogFormat::Text => subscriber.init(),
@@ -34,7 +36,12 @@ async fn main() -> std::process::ExitCode {
         Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
             eprintln!("error: {err:#}");
-            std::process::ExitCode::from(2)
+            // an unknown DAG, run or task is the caller's mistake, not a failure of ours
+            if err.downcast_ref::<airless::cli::NotFound>().is_some() {
+                std::process::ExitCode::from(1)
+            } else {
+                std::process::ExitCode::from(2)
+            }
         }
     }
 }

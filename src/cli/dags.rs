@@ -87,6 +87,12 @@ pub(super) fn iso(t: DateTime<Utc>) -> String {
 }
 
 fn load_bag(folder: &Path) -> anyhow::Result<DagBag> {
+    if !folder.is_dir() {
+        bail!(
+            "the DAG folder {} does not exist: run this where it is, or set `dags_folder` in airless.toml (or --config FILE), or AIRLESS_DAGS_FOLDER",
+            folder.display()
+        );
+    }
     DagBag::load(folder).with_context(|| format!("cannot read the DAG folder {}", folder.display()))
 }
 
@@ -113,7 +119,7 @@ pub(super) fn find_dag(config: &Config, dag_id: &str) -> anyhow::Result<Arc<Dag>
                 .join(", ")
         ));
     }
-    Err(anyhow!(message))
+    Err(super::NotFound(message).into())
 }
 
 async fn list(config: &Config) -> anyhow::Result<i32> {
@@ -353,27 +359,109 @@ async fn keep_lease(control: Control, dag_run_id: i64, cancel: CancellationToken
     }
 }
 
+/// Where `tasks test` takes its upstream tasks' outputs from.
+#[derive(Debug, Default)]
+pub struct Upstream {
+    /// `TASK=JSON`, each overriding what `from_run` gave that task.
+    pub outputs: Vec<String>,
+    /// A run in the state database whose task instances' outputs are read.
+    pub from_run: Option<String>,
+}
+
+/// The upstream outputs, and the run they were read from (if any).
+async fn upstream_outputs(
+    config: &Config,
+    dag: &Dag,
+    upstream: &Upstream,
+) -> anyhow::Result<(
+    BTreeMap<String, serde_json::Value>,
+    Option<crate::model::DagRun>,
+)> {
+    let mut outputs = BTreeMap::new();
+    let mut from = None;
+    if let Some(run_id) = &upstream.from_run {
+        let store = crate::store::open_reader(config.database.clone())
+            .await
+            .map_err(|err| match err {
+                StoreError::Missing(path) => anyhow!(
+                    "--from-run: the state database {path} does not exist: set `database` in airless.toml, AIRLESS_DATABASE or --config"
+                ),
+                other => anyhow!("--from-run: {other}"),
+            })?;
+        let Some(run) = store
+            .find_dag_run(&dag.dag_id, &RunId::new(run_id.as_str()))
+            .await?
+        else {
+            return Err(super::NotFound(format!(
+                "--from-run: DAG `{}` has no run `{run_id}` in {}",
+                dag.dag_id, config.database
+            ))
+            .into());
+        };
+        for ti in store.task_instances(run.id).await? {
+            if let Some(output) = ti.output {
+                outputs.insert(ti.task_id.to_string(), output);
+            }
+        }
+        from = Some(run);
+    }
+    for item in &upstream.outputs {
+        let Some((task, json)) = item.split_once('=') else {
+            bail!("--upstream-output `{item}` is not TASK=JSON");
+        };
+        if dag.task_index(task).is_none() {
+            bail!(
+                "--upstream-output: DAG `{}` has no task `{task}`",
+                dag.dag_id
+            );
+        }
+        let value: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| anyhow!("--upstream-output {task}: not valid JSON: {e}"))?;
+        outputs.insert(task.to_string(), value);
+    }
+    Ok((outputs, from))
+}
+
 pub async fn test_task(
     config: &Config,
     env: BTreeMap<String, String>,
     dag_id: &str,
     task_id: &str,
     date: Option<&str>,
+    upstream: Upstream,
 ) -> anyhow::Result<i32> {
     let dag = find_dag(config, dag_id)?;
     let Some(index) = dag.task_index(task_id) else {
         let ids: Vec<&str> = dag.tasks.iter().map(|t| t.task_id.as_str()).collect();
-        bail!(
+        return Err(super::NotFound(format!(
             "DAG `{dag_id}` has no task `{task_id}` (it has: {})",
             ids.join(", ")
-        );
+        ))
+        .into());
     };
     let task = &dag.tasks[index];
-    let logical_date = logical_date(&dag, date)?;
-    let interval = dag.timetable.manual_data_interval(logical_date);
-    let run_id = default_run_id(RunType::Manual, logical_date);
-    let outputs = BTreeMap::new();
-    let conf = serde_json::json!({});
+    let (outputs, from_run) = upstream_outputs(config, &dag, &upstream).await?;
+    // a task tested against a past run sees that run's date, interval and conf
+    let (logical_date, interval, run_id, conf) = match (from_run, date) {
+        (Some(run), None) => (
+            run.logical_date,
+            crate::dag::DataInterval {
+                start: run.data_interval_start,
+                end: run.data_interval_end,
+            },
+            run.run_id,
+            run.conf,
+        ),
+        (_, date) => {
+            let logical_date = logical_date(&dag, date)?;
+            (
+                logical_date,
+                dag.timetable.manual_data_interval(logical_date),
+                default_run_id(RunType::Manual, logical_date),
+                serde_json::json!({}),
+            )
+        }
+    };
     let vars = TemplateVars {
         dag_id,
         run_id: run_id.as_str(),

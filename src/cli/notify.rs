@@ -12,7 +12,10 @@ use crate::notify::{DeliveryError, Message};
 #[derive(Debug, Subcommand)]
 pub enum NotifyCommand {
     /// Send a sample alert through the channel `[notify.NAME]`.
-    Test { name: String },
+    Test {
+        /// The channel's name (the NAME of `[notify.NAME]`).
+        name: String,
+    },
 }
 
 pub async fn run(

@@ -567,7 +567,10 @@ async fn the_cli_triggers_and_follows_a_run_lists_runs_and_pauses_a_dag() {
         std::fs::read_to_string(dir.path().join("daemon.log")).unwrap_or_default()
     );
     assert!(out.contains("triggered hello / manual__"), "{out}");
-    assert!(out.contains("  greet: success (try 1)"), "{out}");
+    assert!(
+        out.contains("  greet: try 1 running\n  greet: try 1 success\n"),
+        "{out}"
+    );
     assert!(out.ends_with(": success\n"), "{out}");
 
     let (code, out) = cli(
@@ -582,7 +585,10 @@ async fn the_cli_triggers_and_follows_a_run_lists_runs_and_pauses_a_dag() {
         ],
     );
     assert_eq!(code, 1, "the exit code is the run's result: {out}");
-    assert!(out.contains("  boom: failed (try 1)"), "{out}");
+    assert!(
+        out.contains("  boom: try 1 failed: command exited with code 3 (log: logs/"),
+        "{out}"
+    );
 
     let (code, out) = cli(dir.path(), &daemon, &["runs", "list", "hello"]);
     assert_eq!(code, 0, "{out}");
@@ -601,8 +607,11 @@ async fn the_cli_triggers_and_follows_a_run_lists_runs_and_pauses_a_dag() {
     assert_eq!(daemon.get("/api/v1/dags/hello").await["is_paused"], true);
 
     let (code, out) = cli(dir.path(), &daemon, &["trigger", "nope"]);
-    assert_eq!(code, 2);
-    assert!(out.contains("404 Not Found"), "{out}");
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("error: no DAG `nope` on the daemon at"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
@@ -649,7 +658,10 @@ async fn backfill_queues_one_run_per_interval_and_never_repeats_one() {
         out.contains("queued backfill__2024-01-01T00:00:00+00:00"),
         "{out}"
     );
-    assert!(out.ends_with("3 run(s) queued for daily\n"), "{out}");
+    assert!(
+        out.ends_with("3 run(s) queued, 0 reset for daily\n"),
+        "{out}"
+    );
     let (code, out) = cli(
         dir.path(),
         &daemon,
@@ -664,7 +676,12 @@ async fn backfill_queues_one_run_per_interval_and_never_repeats_one() {
     );
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("skipped backfill__2024-01-02T00:00:00+00:00: 409"),
+        out.contains("  backfill__2024-01-02T00:00:00+00:00 (")
+            && out.contains(") exists; --reset runs it again\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("daily: 1 interval(s), 0 to queue, 0 to reset\n"),
         "{out}"
     );
     wait_for(

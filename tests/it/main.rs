@@ -6,6 +6,7 @@ mod alerts;
 mod api;
 mod browser;
 mod cli;
+mod cli_ops;
 mod connections;
 mod control;
 mod crash;
