@@ -17,6 +17,7 @@ pub mod server;
 mod state;
 mod task_instances;
 mod time;
+mod v2;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .merge(protected)
+        .merge(v2::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
