@@ -1,5 +1,5 @@
 //! The HTTP API: a compatible subset of Airflow's stable REST API (`/api/v1`),
-//! `/health` and `/metrics`. Handlers and DTOs only; errors are mapped once
+//! Airflow 3's `/api/v2` ([`v2`]), `/health` and `/metrics`. Handlers and DTOs only; errors are mapped once
 //! to Airflow's problem JSON at the edge ([`error::ApiError`]). Depends on
 //! `app` (state), `engine` (launcher), `dag` and `store`; nothing depends on it
 //! but `app`.

@@ -63,7 +63,7 @@ async fn a_token_login_answers_a_jwt_accepted_as_bearer_on_v2() {
 
     assert_detail(&login(&api, "wrong").await, 401, "Invalid credentials");
     assert_detail(&api.get("/api/v2/dags").await, 401, "Not authenticated");
-    let forged = format!("{}x", jwt);
+    let forged = format!("{jwt}x");
     let bad = with_auth(&api, Method::GET, "/api/v2/dags", &format!("Bearer {forged}"), None).await;
     assert_detail(&bad, 401, "Not authenticated");
     // v1 still wants the token itself

@@ -501,7 +501,7 @@ pub async fn clear(
             .await?
             .iter()
             .filter(|ti| ids.contains(&ti.id))
-            .map(|ti| TaskInstanceResponse::new(ti, &run, Some(&dag)))
+            .map(|ti| TaskInstanceResponse::new(ti, &run, Some(dag.as_ref())))
             .collect();
         let total_entries = task_instances.len();
         return Ok(Json(TaskInstanceCollection {

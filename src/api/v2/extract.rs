@@ -28,7 +28,6 @@ pub enum Kind {
     Strings,
     /// An integer at least this.
     Integer { minimum: i64 },
-    Number,
 }
 
 /// A body field: its name, kind, whether it must be present, whether
@@ -181,7 +180,6 @@ fn check(field: &Field, given: &Value) -> Option<Invalid> {
         Kind::Object if !given.is_object() => {
             wrong("dict_type", "Input should be a valid dictionary")
         }
-        Kind::Number if !given.is_number() => wrong("float_type", "Input should be a valid number"),
         Kind::Integer { minimum } => match given.as_i64() {
             None => wrong("int_type", "Input should be a valid integer"),
             Some(n) if n < minimum => Some(
@@ -377,7 +375,7 @@ impl Params {
                 V2Error::invalid(vec![
                     Invalid::new(
                         "datetime_from_date_parsing",
-                        &["query", &key],
+                        &["query", key.as_str()],
                         format!("Input should be a valid datetime or date, {err}"),
                         json!(text),
                     )

@@ -19,7 +19,6 @@ use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
 
 use super::AppState;
-pub use auth::{issue as issue_jwt, verify as verify_jwt};
 
 /// The Airflow API version `/api/v2/version` reports: the 3.x line whose
 /// shapes airless answers.

@@ -263,8 +263,11 @@ pub async fn log(
     // whole lines only, so a follower never sees half of one
     let mut end = from + text.len() as u64;
     let finished = attempt.end_date.is_some();
-    if !finished && let Some(cut) = text.rfind('\n') {
-        text.truncate(cut + 1);
+    if !finished {
+        match text.rfind('\n') {
+            Some(cut) => text.truncate(cut + 1),
+            None => text.clear(),
+        }
         end = from + text.len() as u64;
     }
     if text.len() as u64 > LOG_PAGE {
