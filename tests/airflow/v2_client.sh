@@ -39,7 +39,8 @@ schedule: null
 tasks:
   - task_id: greet
     kind: shell
-    command: "echo hello {{ conf.name }}"
+    command: 'echo "hello $NAME"'
+    env: { NAME: "{{ conf.name }}" }
   - task_id: done
     kind: noop
     depends_on: [greet]

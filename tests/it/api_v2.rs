@@ -69,8 +69,9 @@ async fn a_token_login_answers_a_jwt_accepted_as_bearer_on_v2() {
     // v1 still wants the token itself
     let v1 = with_auth(&api, Method::GET, "/api/v1/dags", "Bearer s3cret", None).await;
     assert_eq!(v1.status, StatusCode::OK);
-    // health needs nothing, as in Airflow
+    // health and version need nothing, as in Airflow 3
     assert_eq!(api.get("/api/v2/monitor/health").await.status, StatusCode::OK);
+    assert_eq!(api.get("/api/v2/version").await.status, StatusCode::OK);
 }
 
 #[tokio::test]

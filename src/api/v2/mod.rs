@@ -30,7 +30,6 @@ pub fn router(state: AppState) -> Router<AppState> {
     let run = "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}";
     let ti = format!("{run}/taskInstances/{{task_id}}");
     let protected = Router::new()
-        .route("/api/v2/version", get(version))
         .route("/api/v2/dags", get(dags::list))
         .route("/api/v2/dags/{dag_id}", get(dags::get).patch(dags::patch))
         .route("/api/v2/importErrors", get(dags::import_errors))
@@ -60,10 +59,12 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/auth/token", post(auth::token))
         .route("/api/v2/monitor/health", get(health))
+        .route("/api/v2/version", get(version))
         .merge(protected)
 }
 
-/// `GET /api/v2/version`: Airflow 3's `VersionInfo`.
+/// `GET /api/v2/version`: Airflow 3's `VersionInfo` (no auth, as in
+/// Airflow 3).
 async fn version() -> Json<Value> {
     Json(json!({
         "version": AIRFLOW_VERSION,
