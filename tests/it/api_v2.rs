@@ -40,9 +40,9 @@ fn assert_detail(reply: &Reply, status: u16, detail: &str) {
 
 /// Airflow 3 instants: pydantic's `Z` form.
 fn is_pydantic_instant(value: &Value) -> bool {
-    value.as_str().is_some_and(|s| {
-        s.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(s).is_ok()
-    })
+    value
+        .as_str()
+        .is_some_and(|s| s.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(s).is_ok())
 }
 
 #[tokio::test]
@@ -55,7 +55,14 @@ async fn a_token_login_answers_a_jwt_accepted_as_bearer_on_v2() {
     let jwt = body["access_token"].as_str().unwrap();
     assert_eq!(jwt.split('.').count(), 3);
 
-    let ok = with_auth(&api, Method::GET, "/api/v2/dags", &format!("Bearer {jwt}"), None).await;
+    let ok = with_auth(
+        &api,
+        Method::GET,
+        "/api/v2/dags",
+        &format!("Bearer {jwt}"),
+        None,
+    )
+    .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
     // the raw API token is accepted too
     let raw = with_auth(&api, Method::GET, "/api/v2/dags", "Bearer s3cret", None).await;
@@ -64,13 +71,23 @@ async fn a_token_login_answers_a_jwt_accepted_as_bearer_on_v2() {
     assert_detail(&login(&api, "wrong").await, 401, "Invalid credentials");
     assert_detail(&api.get("/api/v2/dags").await, 401, "Not authenticated");
     let forged = format!("{jwt}x");
-    let bad = with_auth(&api, Method::GET, "/api/v2/dags", &format!("Bearer {forged}"), None).await;
+    let bad = with_auth(
+        &api,
+        Method::GET,
+        "/api/v2/dags",
+        &format!("Bearer {forged}"),
+        None,
+    )
+    .await;
     assert_detail(&bad, 401, "Not authenticated");
     // v1 still wants the token itself
     let v1 = with_auth(&api, Method::GET, "/api/v1/dags", "Bearer s3cret", None).await;
     assert_eq!(v1.status, StatusCode::OK);
     // health and version need nothing, as in Airflow 3
-    assert_eq!(api.get("/api/v2/monitor/health").await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/v2/monitor/health").await.status,
+        StatusCode::OK
+    );
     assert_eq!(api.get("/api/v2/version").await.status, StatusCode::OK);
 }
 
@@ -160,7 +177,10 @@ async fn dags_are_listed_got_and_paused_in_airflow_3s_shape() {
 
     let daily = api.get("/api/v2/dags/daily").await.json();
     assert_eq!(daily["timetable_summary"], "@daily");
-    assert!(is_pydantic_instant(&daily["next_dagrun_run_after"]), "{daily}");
+    assert!(
+        is_pydantic_instant(&daily["next_dagrun_run_after"]),
+        "{daily}"
+    );
 
     let paused = api
         .patch("/api/v2/dags/hello", json!({"is_paused": true}))
@@ -215,14 +235,35 @@ async fn a_trigger_with_a_null_logical_date_queues_a_run_in_airflow_3s_shape() {
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let run = reply.json();
-    let keys: Vec<&str> = run.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = run
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
         [
-            "bundle_version", "conf", "dag_display_name", "dag_id", "dag_run_id", "dag_versions",
-            "data_interval_end", "data_interval_start", "duration", "end_date",
-            "last_scheduling_decision", "logical_date", "note", "partition_key", "queued_at",
-            "run_after", "run_type", "start_date", "state", "triggered_by",
+            "bundle_version",
+            "conf",
+            "dag_display_name",
+            "dag_id",
+            "dag_run_id",
+            "dag_versions",
+            "data_interval_end",
+            "data_interval_start",
+            "duration",
+            "end_date",
+            "last_scheduling_decision",
+            "logical_date",
+            "note",
+            "partition_key",
+            "queued_at",
+            "run_after",
+            "run_type",
+            "start_date",
+            "state",
+            "triggered_by",
             "triggering_user_name",
         ]
     );
@@ -233,7 +274,12 @@ async fn a_trigger_with_a_null_logical_date_queues_a_run_in_airflow_3s_shape() {
     assert_eq!(run["triggered_by"], "rest_api");
     assert_eq!(run["conf"], json!({"name": "v2"}));
     assert_eq!(run["dag_versions"], json!([]));
-    for field in ["logical_date", "queued_at", "run_after", "data_interval_start"] {
+    for field in [
+        "logical_date",
+        "queued_at",
+        "run_after",
+        "data_interval_start",
+    ] {
         assert!(is_pydantic_instant(&run[field]), "{field}: {run}");
     }
     assert_eq!(api.get("/api/v2/dags/hello/dagRuns/r1").await.json(), run);
@@ -315,7 +361,10 @@ async fn a_run_is_listed_patched_cleared_and_its_task_instances_tries_and_log_re
     let list = api.get("/api/v2/dags/~/dagRuns?state=success").await.json();
     assert_eq!(list["total_entries"], 1);
     assert_eq!(list["dag_runs"][0]["dag_run_id"], "r1");
-    let none = api.get("/api/v2/dags/hello/dagRuns?state=failed").await.json();
+    let none = api
+        .get("/api/v2/dags/hello/dagRuns?state=failed")
+        .await
+        .json();
     assert_eq!(none, json!({"dag_runs": [], "total_entries": 0}));
     let bad_state = api.get("/api/v2/dags/hello/dagRuns?state=nope").await;
     assert_eq!(bad_state.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -325,7 +374,10 @@ async fn a_run_is_listed_patched_cleared_and_its_task_instances_tries_and_log_re
         "The Dag with ID: `nope` was not found",
     );
     let batch = api
-        .post("/api/v2/dags/~/dagRuns/list", json!({"dag_ids": ["hello"], "states": ["success"]}))
+        .post(
+            "/api/v2/dags/~/dagRuns/list",
+            json!({"dag_ids": ["hello"], "states": ["success"]}),
+        )
         .await
         .json();
     assert_eq!(batch["total_entries"], 1);
@@ -357,7 +409,8 @@ async fn a_run_is_listed_patched_cleared_and_its_task_instances_tries_and_log_re
         greet
     );
     assert_detail(
-        &api.get("/api/v2/dags/hello/dagRuns/r1/taskInstances/nope").await,
+        &api.get("/api/v2/dags/hello/dagRuns/r1/taskInstances/nope")
+            .await,
         404,
         "The Task Instance with dag_id: `hello`, run_id: `r1`, task_id: `nope` and map_index: `-1` was not found",
     );
@@ -393,7 +446,8 @@ async fn a_run_is_listed_patched_cleared_and_its_task_instances_tries_and_log_re
         .collect();
     assert!(lines.iter().any(|l| l.contains("hello v2")), "{lines:?}");
     assert_detail(
-        &api.get("/api/v2/dags/hello/dagRuns/r1/taskInstances/greet/logs/7").await,
+        &api.get("/api/v2/dags/hello/dagRuns/r1/taskInstances/greet/logs/7")
+            .await,
         404,
         "The Task Instance History with dag_id: `hello`, run_id: `r1`, task_id: `greet`, map_index: `-1` and try_number: `7` was not found",
     );
@@ -405,7 +459,10 @@ async fn a_run_is_listed_patched_cleared_and_its_task_instances_tries_and_log_re
         .json();
     assert_eq!(dry["total_entries"], 2);
     let cleared = api
-        .post("/api/v2/dags/hello/dagRuns/r1/clear", json!({"dry_run": false}))
+        .post(
+            "/api/v2/dags/hello/dagRuns/r1/clear",
+            json!({"dry_run": false}),
+        )
         .await;
     assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.text());
     assert_eq!(cleared.json()["state"], "queued");
@@ -449,7 +506,10 @@ async fn wait_streams_the_runs_state_as_ndjson_until_it_ends() {
     assert_eq!(last["state"], "success", "{text}");
     assert!(last.get("results").is_some(), "{text}");
     for line in &lines[..lines.len() - 1] {
-        assert!(line["state"] == "queued" || line["state"] == "running", "{text}");
+        assert!(
+            line["state"] == "queued" || line["state"] == "running",
+            "{text}"
+        );
     }
     let missing = api.get("/api/v2/dags/hello/dagRuns/w/wait").await;
     assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -62,11 +62,7 @@ pub async fn token(
     }
     let now = state.launcher.engine().now();
     let jwt = issue(tokens, &body.username, now);
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "access_token": jwt })),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(json!({ "access_token": jwt }))).into_response())
 }
 
 /// Lets a v2 request through when auth is off, or it carries a JWT we
@@ -156,7 +152,10 @@ pub fn verify(tokens: &[SecretString], jwt: &str, now: DateTime<Utc>) -> Option<
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()?;
     let now = now.timestamp();
     let exp = claims.get("exp")?.as_i64()?;
-    let nbf = claims.get("nbf").and_then(Value::as_i64).unwrap_or(i64::MIN);
+    let nbf = claims
+        .get("nbf")
+        .and_then(Value::as_i64)
+        .unwrap_or(i64::MIN);
     let for_us = claims.get("aud").and_then(Value::as_str) == Some(AUDIENCE);
     (for_us && now < exp && now >= nbf).then_some(claims)
 }
@@ -167,7 +166,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn tokens(list: &[&str]) -> Vec<SecretString> {
-        list.iter().map(|t| SecretString::from(t.to_string())).collect()
+        list.iter()
+            .map(|t| SecretString::from(t.to_string()))
+            .collect()
     }
 
     #[test]
@@ -190,9 +191,8 @@ mod tests {
         let jwt = issue(&ours, "admin", now);
         let (head, rest) = jwt.split_once('.').unwrap();
         let (_, signature) = rest.split_once('.').unwrap();
-        let forged = URL_SAFE_NO_PAD.encode(
-            json!({"sub": "admin", "exp": i64::MAX, "aud": AUDIENCE}).to_string(),
-        );
+        let forged = URL_SAFE_NO_PAD
+            .encode(json!({"sub": "admin", "exp": i64::MAX, "aud": AUDIENCE}).to_string());
         assert!(verify(&ours, &format!("{head}.{forged}.{signature}"), now).is_none());
         let none = URL_SAFE_NO_PAD.encode(json!({"alg": "none"}).to_string());
         assert!(verify(&ours, &format!("{none}.{forged}."), now).is_none());

@@ -77,7 +77,9 @@ fn run_states(asked: &[&str], loc: &str) -> Result<Vec<RunState>, V2Error> {
                 loc: vec![json!(loc), json!("state"), json!(i)],
                 msg: "Input should be 'queued', 'running', 'success' or 'failed'".to_string(),
                 input: json!(name),
-                ctx: Some(json!({"expected": "'queued', 'running', 'success' or 'failed'"})),
+                ctx: Some(Box::new(
+                    json!({"expected": "'queued', 'running', 'success' or 'failed'"}),
+                )),
             }),
         }
     }

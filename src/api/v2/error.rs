@@ -30,7 +30,7 @@ pub struct Invalid {
     pub msg: String,
     pub input: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ctx: Option<Value>,
+    pub ctx: Option<Box<Value>>,
 }
 
 impl Invalid {
@@ -46,7 +46,7 @@ impl Invalid {
     }
 
     pub fn with_ctx(mut self, ctx: Value) -> Self {
-        self.ctx = Some(ctx);
+        self.ctx = Some(Box::new(ctx));
         self
     }
 }

@@ -27,7 +27,9 @@ pub enum Kind {
     /// A list of strings.
     Strings,
     /// An integer at least this.
-    Integer { minimum: i64 },
+    Integer {
+        minimum: i64,
+    },
 }
 
 /// A body field: its name, kind, whether it must be present, whether
@@ -108,7 +110,7 @@ impl<S: Send + Sync, T: Model> FromRequest<S> for Body<T> {
                 loc,
                 msg: "JSON decode error".to_string(),
                 input: json!({}),
-                ctx: Some(json!({ "error": err.to_string() })),
+                ctx: Some(Box::new(json!({ "error": err.to_string() }))),
             }])
         })?;
         load(value).map(Body)
@@ -173,7 +175,9 @@ fn check(field: &Field, given: &Value) -> Option<Invalid> {
     let loc = ["body", field.name];
     let wrong = |kind: &'static str, msg: &str| Some(Invalid::new(kind, &loc, msg, given.clone()));
     match field.kind {
-        Kind::String if !given.is_string() => wrong("string_type", "Input should be a valid string"),
+        Kind::String if !given.is_string() => {
+            wrong("string_type", "Input should be a valid string")
+        }
         Kind::Boolean if !given.is_boolean() => {
             wrong("bool_type", "Input should be a valid boolean")
         }
@@ -352,10 +356,9 @@ impl Params {
         let limit = self.integer("limit", 0);
         let offset = self.integer("offset", 0);
         match (limit, offset) {
-            (Ok(limit), Ok(offset)) => Ok((
-                limit.unwrap_or(50).min(PAGE_LIMIT),
-                offset.unwrap_or(0),
-            )),
+            (Ok(limit), Ok(offset)) => {
+                Ok((limit.unwrap_or(50).min(PAGE_LIMIT), offset.unwrap_or(0)))
+            }
             (limit, offset) => Err(V2Error::invalid(
                 [limit.err(), offset.err()].into_iter().flatten().collect(),
             )),
@@ -371,17 +374,19 @@ impl Params {
             let Some(text) = self.get(&key) else {
                 return Ok(None);
             };
-            crate::api::time::query_instant(text).map(Some).map_err(|err| {
-                V2Error::invalid(vec![
-                    Invalid::new(
-                        "datetime_from_date_parsing",
-                        &["query", key.as_str()],
-                        format!("Input should be a valid datetime or date, {err}"),
-                        json!(text),
-                    )
-                    .with_ctx(json!({ "error": err.to_string() })),
-                ])
-            })
+            crate::api::time::query_instant(text)
+                .map(Some)
+                .map_err(|err| {
+                    V2Error::invalid(vec![
+                        Invalid::new(
+                            "datetime_from_date_parsing",
+                            &["query", key.as_str()],
+                            format!("Input should be a valid datetime or date, {err}"),
+                            json!(text),
+                        )
+                        .with_ctx(json!({ "error": err.to_string() })),
+                    ])
+                })
         };
         let micro = chrono::Duration::microseconds(1);
         let gte = match (read("gte")?, read("gt")?) {

@@ -41,10 +41,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(run, get(dag_runs::get).patch(dag_runs::patch))
         .route(&format!("{run}/clear"), post(dag_runs::clear))
         .route(&format!("{run}/wait"), get(dag_runs::wait))
-        .route(
-            &format!("{run}/taskInstances"),
-            get(task_instances::list),
-        )
+        .route(&format!("{run}/taskInstances"), get(task_instances::list))
         .route(&ti, get(task_instances::get))
         .route(&format!("{ti}/tries"), get(task_instances::tries))
         .route(

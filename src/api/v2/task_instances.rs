@@ -245,8 +245,9 @@ pub async fn log(
     let (_, _, attempt) = find_try(&state, path).await?;
     let full = params.get("full_content") == Some("true");
     let from = match params.get("token").filter(|_| !full) {
-        Some(token) => decode_token(token)
-            .ok_or_else(|| V2Error::bad_request("Invalid continuation token"))?,
+        Some(token) => {
+            decode_token(token).ok_or_else(|| V2Error::bad_request("Invalid continuation token"))?
+        }
         None => 0,
     };
     let chunk = crate::kinds::log::read_log(&attempt.log_path, from, u64::MAX)
@@ -317,9 +318,7 @@ fn ndjson_only(headers: &HeaderMap) -> bool {
         .map(|t| t.split(';').next().unwrap_or("").trim().to_string())
         .collect();
     accept.iter().any(|t| t == "application/x-ndjson")
-        && !accept
-            .iter()
-            .any(|t| t == "application/json" || t == "*/*")
+        && !accept.iter().any(|t| t == "application/json" || t == "*/*")
 }
 
 #[cfg(test)]
