@@ -518,3 +518,38 @@ async fn wait_streams_the_runs_state_as_ndjson_until_it_ends() {
         json!({"type": "missing", "loc": ["query", "interval"], "msg": "Field required", "input": null})
     );
 }
+
+#[tokio::test]
+async fn a_running_trys_log_has_a_continuation_token_and_patch_failed_cancels_the_run() {
+    let api = Api::new().await;
+    let reply = api
+        .post(
+            "/api/v2/dags/slow/dagRuns",
+            json!({"dag_run_id": "s", "logical_date": null}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    api.start("slow", "s").await;
+    let uri = "/api/v2/dags/slow/dagRuns/s/taskInstances/nap";
+    for _ in 0..200 {
+        if api.get(uri).await.json()["state"] == "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let log = api.get(&format!("{uri}/logs/1")).await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.text());
+    let token = log.json()["continuation_token"].clone();
+    assert!(token.is_string(), "{}", log.text());
+    let next = api
+        .get(&format!("{uri}/logs/1?token={}", token.as_str().unwrap()))
+        .await;
+    assert_eq!(next.status, StatusCode::OK, "{}", next.text());
+    assert!(next.json()["content"].is_array());
+
+    let failed = api
+        .patch("/api/v2/dags/slow/dagRuns/s", json!({"state": "failed"}))
+        .await;
+    assert_eq!(failed.status, StatusCode::OK, "{}", failed.text());
+    assert_eq!(failed.json()["state"], "failed");
+}
