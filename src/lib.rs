@@ -7,7 +7,8 @@
 //! - [`web`]: the web UI at `/`: server-rendered pages (DAGs, grid, graph,
 //!   runs, logs), previewed actions through the command door, live updates
 //!   from its events, login sessions and CSRF
-//! - [`api`]: the Airflow-compatible HTTP API (`/api/v1`, `/health`,
+//! - [`api`]: the Airflow-compatible HTTP API (`/api/v1`, Airflow 3's
+//!   `/api/v2` with `/auth/token` JWTs, `/health`,
 //!   `/metrics`): parse → command door or reads → DTO; errors mapped once
 //! - [`scheduler`]: *when* a run starts (timetables, catchup, queued runs,
 //!   adoption), the DAG processor (files parsed in parallel, DAGs published

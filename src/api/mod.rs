@@ -1,5 +1,5 @@
 //! The HTTP API: a compatible subset of Airflow's stable REST API (`/api/v1`),
-//! `/health` and `/metrics`. Handlers and DTOs only; errors are mapped once
+//! Airflow 3's `/api/v2` ([`v2`]), `/health` and `/metrics`. Handlers and DTOs only; errors are mapped once
 //! to Airflow's problem JSON at the edge ([`error::ApiError`]). Depends on
 //! `app` (state), `engine` (launcher), `dag` and `store`; nothing depends on it
 //! but `app`.
@@ -17,6 +17,7 @@ pub mod server;
 mod state;
 mod task_instances;
 mod time;
+mod v2;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .merge(protected)
+        .merge(v2::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
