@@ -4,6 +4,7 @@
 
 mod alerts;
 mod api;
+mod api_v1_more;
 mod browser;
 mod cli;
 mod connections;
