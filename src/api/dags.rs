@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::dto::{
-    DagCollection, DagDetailJson, DagJson, DagWarningCollection, DagWarningJson, ImportErrorCollection,
-    ImportErrorJson, Iso,
+    DagCollection, DagDetailJson, DagJson, DagWarningCollection, DagWarningJson,
+    ImportErrorCollection, ImportErrorJson, Iso,
 };
 use super::error::ApiError;
 use super::extract::{Body, Params, Segments};

@@ -29,6 +29,12 @@ pub struct XComFilter {
     pub key: Option<String>,
 }
 
+/// The XCom a task instance pushed: its output, unless it had none (a
+/// `null` output is not pushed, as Airflow does not push `None`).
+fn pushed(ti: &TaskInstance) -> Option<&Value> {
+    ti.output.as_ref().filter(|value| !value.is_null())
+}
+
 fn entry(run: &DagRun, ti: &TaskInstance, value: Option<Value>) -> XComJson {
     XComJson {
         key: RETURN_VALUE,
@@ -82,7 +88,7 @@ pub async fn xcom_entries(
     let mut entries: Vec<(&DagRun, &TaskInstance)> = page
         .task_instances
         .iter()
-        .filter(|ti| ti.output.is_some())
+        .filter(|ti| pushed(ti).is_some())
         .filter_map(|ti| Some((*runs.get(&ti.dag_run_id)?, ti)))
         .collect();
     entries.sort_by(|(ra, a), (rb, b)| {
@@ -129,7 +135,7 @@ pub async fn xcom_entry(
         .into_iter()
         .find(|ti| ti.task_id.as_str() == task_id)
         .ok_or_else(missing)?;
-    let output = ti.output.clone().ok_or_else(missing)?;
+    let output = pushed(&ti).cloned().ok_or_else(missing)?;
     let value = if stringify {
         Value::String(python_str(&output))
     } else {

@@ -169,7 +169,11 @@ pub async fn delete_run(launcher: &Launcher, run: &DagRun) -> Result<(), EngineE
 /// Puts a finished run back to work from scratch (`PATCH … {"state":
 /// "queued"}`): every finished task instance is cleared first, so the run
 /// runs again instead of finishing at once with the old states.
-pub async fn rerun(launcher: &Launcher, dag: &Arc<Dag>, run: &DagRun) -> Result<DagRun, EngineError> {
+pub async fn rerun(
+    launcher: &Launcher,
+    dag: &Arc<Dag>,
+    run: &DagRun,
+) -> Result<DagRun, EngineError> {
     let selection = ClearSelection {
         run_id: Some(run.run_id.clone()),
         states: finished_states(false),

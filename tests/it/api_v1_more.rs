@@ -30,15 +30,31 @@ async fn every_new_endpoint_wants_a_token() {
     for (method, uri, body) in [
         (Method::GET, "/api/v1/dags/hello/details".to_string(), None),
         (Method::GET, "/api/v1/dags/hello/tasks".to_string(), None),
-        (Method::GET, "/api/v1/dags/hello/tasks/greet".to_string(), None),
-        (Method::GET, format!("{run}/taskInstances/greet/xcomEntries"), None),
+        (
+            Method::GET,
+            "/api/v1/dags/hello/tasks/greet".to_string(),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("{run}/taskInstances/greet/xcomEntries"),
+            None,
+        ),
         (
             Method::GET,
             format!("{run}/taskInstances/greet/xcomEntries/return_value"),
             None,
         ),
-        (Method::GET, format!("{run}/taskInstances/greet/tries"), None),
-        (Method::GET, format!("{run}/taskInstances/greet/tries/1"), None),
+        (
+            Method::GET,
+            format!("{run}/taskInstances/greet/tries"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("{run}/taskInstances/greet/tries/1"),
+            None,
+        ),
         (Method::DELETE, run.to_string(), None),
         (
             Method::PATCH,
@@ -155,9 +171,12 @@ async fn tasks_are_listed_as_airflows_task_schema() {
             json!("'Task' object has no attribute 'colour'"),
             "BadRequest",
         );
-    api.get("/api/v1/dags/nope/tasks")
-        .await
-        .assert_problem(404, "DAG not found", Value::Null, "NotFound");
+    api.get("/api/v1/dags/nope/tasks").await.assert_problem(
+        404,
+        "DAG not found",
+        Value::Null,
+        "NotFound",
+    );
     api.get("/api/v1/dags/nope/tasks/start")
         .await
         .assert_problem(404, "DAG not found", Value::Null, "NotFound");
@@ -369,8 +388,11 @@ async fn marking_a_failed_task_success_lets_its_run_finish() {
 #[tokio::test]
 async fn patching_a_task_instance_names_what_is_wrong() {
     let api = Api::new().await;
-    api.trigger_and_run("hello", json!({"dag_run_id": "p1", "conf": {"name": "ada"}}))
-        .await;
+    api.trigger_and_run(
+        "hello",
+        json!({"dag_run_id": "p1", "conf": {"name": "ada"}}),
+    )
+    .await;
     let uri = "/api/v1/dags/hello/dagRuns/p1/taskInstances/greet";
     api.patch(uri, json!({"new_state": "running"}))
         .await
@@ -401,7 +423,12 @@ async fn patching_a_task_instance_names_what_is_wrong() {
         json!({"new_state": "failed"}),
     )
     .await
-    .assert_problem(404, "DAG not found", json!("DAG 'nope' not found"), "NotFound");
+    .assert_problem(
+        404,
+        "DAG not found",
+        json!("DAG 'nope' not found"),
+        "NotFound",
+    );
     api.patch(
         "/api/v1/dags/hello/dagRuns/p1/taskInstances/nope",
         json!({"new_state": "failed"}),
@@ -452,15 +479,16 @@ async fn update_task_instances_state_marks_a_task_and_its_relatives() {
             "new_state": "skipped",
         })
     };
-    let reference = |task: &str| {
-        json!({"dag_id": "flaky", "dag_run_id": "u1", "execution_date": iso(run.logical_date), "task_id": task})
-    };
+    let reference = |task: &str| json!({"dag_id": "flaky", "dag_run_id": "u1", "execution_date": iso(run.logical_date), "task_id": task});
     let expected = json!({"task_instances": [reference("once"), reference("after")]});
     let dry = api.post(uri, body(true)).await;
     assert_eq!(dry.status, StatusCode::OK, "{}", dry.text());
     assert_eq!(dry.json(), expected);
     let tis = "/api/v1/dags/flaky/dagRuns/u1/taskInstances";
-    assert_eq!(api.get(&format!("{tis}/once")).await.json()["state"], "failed");
+    assert_eq!(
+        api.get(&format!("{tis}/once")).await.json()["state"],
+        "failed"
+    );
 
     let done = api.post(uri, body(false)).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text());
@@ -486,7 +514,9 @@ async fn update_task_instances_state_marks_a_task_and_its_relatives() {
     api.post(uri, by_date).await.assert_problem(
         404,
         "Not Found",
-        json!("Task instance not found for task 'once' on execution_date 2001-01-01 00:00:00+00:00"),
+        json!(
+            "Task instance not found for task 'once' on execution_date 2001-01-01 00:00:00+00:00"
+        ),
         "NotFound",
     );
 }
@@ -511,7 +541,7 @@ async fn update_task_instances_state_refuses_a_bad_body_and_unknown_names() {
         .assert_problem(
             400,
             "Bad Request",
-            json!("{'include_downstream': ['Missing data for required field.'], 'include_future': ['Missing data for required field.'], 'include_past': ['Missing data for required field.'], 'include_upstream': ['Missing data for required field.'], 'new_state': ['Missing data for required field.']}"),
+            json!("{'include_upstream': ['Missing data for required field.'], 'include_downstream': ['Missing data for required field.'], 'include_future': ['Missing data for required field.'], 'include_past': ['Missing data for required field.'], 'new_state': ['Missing data for required field.']}"),
             "BadRequest",
         );
     let mut both = body.clone();
@@ -535,9 +565,12 @@ async fn update_task_instances_state_refuses_a_bad_body_and_unknown_names() {
         .assert_problem(404, "Dag ID nope not found", Value::Null, "NotFound");
     let mut task = body.clone();
     task["task_id"] = json!("nope");
-    api.post(uri, task)
-        .await
-        .assert_problem(404, "Task ID nope not found", Value::Null, "NotFound");
+    api.post(uri, task).await.assert_problem(
+        404,
+        "Task ID nope not found",
+        Value::Null,
+        "NotFound",
+    );
     let mut run = body.clone();
     run["dag_run_id"] = json!("nope");
     api.post(uri, run).await.assert_problem(
@@ -601,7 +634,10 @@ async fn a_driven_run_is_neither_marked_nor_deleted_until_it_ends() {
 async fn deleting_a_run_removes_it_with_its_task_instances_and_logs() {
     let api = Api::new().await;
     let run = api
-        .trigger_and_run("hello", json!({"dag_run_id": "d1", "conf": {"name": "ada"}}))
+        .trigger_and_run(
+            "hello",
+            json!({"dag_run_id": "d1", "conf": {"name": "ada"}}),
+        )
         .await;
     let tries = api
         .state
@@ -681,8 +717,11 @@ async fn queueing_a_finished_run_again_clears_it_so_it_runs_again() {
 #[tokio::test]
 async fn the_batch_lists_take_airflows_bodies() {
     let api = Api::new().await;
-    api.trigger_and_run("hello", json!({"dag_run_id": "l1", "conf": {"name": "ada"}}))
-        .await;
+    api.trigger_and_run(
+        "hello",
+        json!({"dag_run_id": "l1", "conf": {"name": "ada"}}),
+    )
+    .await;
     api.post("/api/v1/dags/hello/dagRuns", json!({"dag_run_id": "l2"}))
         .await;
     let runs = api
