@@ -315,7 +315,6 @@ pub async fn set_task_state(
 }
 
 /// Marks a task instance of a run nobody drives success, failed or skipped.
-
 pub async fn mark(
     launcher: &Launcher,
     run: &DagRun,

@@ -621,7 +621,10 @@ async fn a_wrong_method_is_a_405_and_a_wrong_content_type_or_size_a_400_or_413()
     let api = Api::new().await;
     for (method, uri) in [
         (Method::PUT, "/api/v1/dags/hello"),
-        (Method::DELETE, "/api/v1/dags/hello/dagRuns/x/taskInstances/t"),
+        (
+            Method::DELETE,
+            "/api/v1/dags/hello/dagRuns/x/taskInstances/t",
+        ),
         (Method::GET, "/api/v1/dags/hello/clearTaskInstances"),
         (Method::POST, "/api/v1/dags"),
         (Method::GET, "/api/v1/dags/~/dagRuns/list"),
