@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Deserialize;
 
@@ -224,6 +225,35 @@ async fn find_run(state: &AppState, dag_id: &str, run_id: &str) -> Result<DagRun
         })
 }
 
+/// Deletes run `run_id` of `dag_id` with its task instances, tries and
+/// logs. 404 when there is no such run; 409 while a live process drives it
+/// (airless does not delete a run under its driver: fail it first).
+pub async fn delete_run(state: &AppState, dag_id: &str, run_id: &str) -> Result<(), ApiError> {
+    let run = state
+        .reader()
+        .find_dag_run(&DagId::new(dag_id), &RunId::new(run_id))
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "Not Found",
+                Some(format!(
+                    "DAGRun with DAG ID: '{dag_id}' and DagRun ID: '{run_id}' not found"
+                )),
+            )
+        })?;
+    actions::delete_run(&state.launcher, &run).await?;
+    Ok(())
+}
+
+/// `DELETE /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}`: 204 without a body.
+pub async fn delete(
+    State(state): State<AppState>,
+    Segments((dag_id, run_id)): Segments<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    delete_run(&state, &dag_id, &run_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The body of the manual trigger, as Airflow's `DAGRun` schema loads it;
 /// read-only fields are refused as unknown, as marshmallow does.
 #[derive(Debug, Deserialize)]
@@ -365,7 +395,8 @@ impl Form for StateBody {
 /// `PATCH /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}` with `{"state": …}`.
 /// `failed` cancels a run being driven (its running tries are killed) and
 /// waits up to 5 s for it to end; a queued run fails at once, its tasks
-/// skipped. `queued` re-queues a finished run. `success` is accepted only
+/// skipped. `queued` re-queues a finished run with its finished task
+/// instances cleared first (as Airflow's clear does), so it runs again. `success` is accepted only
 /// for a run that already succeeded: airless does not force-succeed tasks.
 pub async fn set_state(
     State(state): State<AppState>,
@@ -398,9 +429,15 @@ pub async fn set_state(
     } else {
         match target {
             RunState::Failed => actions::cancel_run(&state.launcher, run).await?,
-            RunState::Queued if run.state.is_finished() => {
-                actions::requeue_run(&state.launcher, &run).await?
-            }
+            RunState::Queued if run.state.is_finished() => match state.dags.get(&dag_id) {
+                Some(dag) => actions::rerun(&state.launcher, &dag, &run).await?,
+                // a DAG no longer loaded cannot run its tasks again
+                None => {
+                    return Err(ApiError::bad_request(format!(
+                        "DAG {dag_id} is not loaded: its run cannot be queued again"
+                    )));
+                }
+            },
             _ => {
                 return Err(ApiError::bad_request(format!(
                     "a {} run cannot be set to {target} by airless",

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::dto::{
-    DagCollection, DagJson, DagWarningCollection, DagWarningJson, ImportErrorCollection,
-    ImportErrorJson, Iso,
+    DagCollection, DagDetailJson, DagJson, DagWarningCollection, DagWarningJson,
+    ImportErrorCollection, ImportErrorJson, Iso,
 };
 use super::error::ApiError;
 use super::extract::{Body, Params, Segments};
@@ -104,6 +104,33 @@ pub async fn get(
     Ok(Json(
         dag_json(&state, &dag_id, dag, row.as_ref(), &bag).await?,
     ))
+}
+
+/// The DAG `dag_id` as loaded, with what its file says (Airflow's
+/// `DAGDetail`); 404 when it is not loaded.
+pub async fn dag_details(state: &AppState, dag_id: &DagId) -> Result<DagDetailJson, ApiError> {
+    let bag = state.dags.snapshot();
+    let Some(dag) = bag.dags.get(dag_id) else {
+        return Err(ApiError::not_found(
+            "DAG not found",
+            Some(format!("The DAG with dag_id: {dag_id} was not found")),
+        ));
+    };
+    let row = state.reader().dag(dag_id).await?;
+    let base = dag_json(state, dag_id, Some(dag.as_ref()), row.as_ref(), &bag).await?;
+    Ok(DagDetailJson::new(
+        dag,
+        base,
+        row.and_then(|r| r.last_parsed_at),
+    ))
+}
+
+/// `GET /api/v1/dags/{dag_id}/details`
+pub async fn details(
+    State(state): State<AppState>,
+    Segments(dag_id): Segments<String>,
+) -> Result<Json<DagDetailJson>, ApiError> {
+    Ok(Json(dag_details(&state, &DagId::new(dag_id)).await?))
 }
 
 /// The one field of Airflow's `DAG` schema that loads: the others are

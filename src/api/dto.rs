@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::dag::{Dag, DagBag, RunInfo};
 use crate::model::TaskState;
-use crate::model::{DagRecord, DagRun, RunType, TaskInstance};
+use crate::model::{DagRecord, DagRun, RunType, TaskInstance, TaskTry};
 
 /// An instant serialized as Airflow writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,6 +281,273 @@ pub struct TaskInstanceReference {
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskInstanceReferenceCollection {
     pub task_instances: Vec<TaskInstanceReference>,
+}
+
+/// Airflow's `TimeDelta`: `{"__type": "TimeDelta", "days", "seconds",
+/// "microseconds"}`, as Python's `timedelta` splits it.
+pub fn time_delta(duration: std::time::Duration) -> Value {
+    let secs = duration.as_secs();
+    json!({
+        "__type": "TimeDelta",
+        "days": secs / 86_400,
+        "seconds": secs % 86_400,
+        "microseconds": duration.subsec_micros(),
+    })
+}
+
+/// Airflow's `DAGDetail`: the `DAG` fields and what the loaded file says.
+#[derive(Debug, Clone, Serialize)]
+pub struct DagDetailJson {
+    #[serde(flatten)]
+    pub dag: DagJson,
+    /// `str()` of the DAG's pendulum zone: `Timezone('UTC')`.
+    pub timezone: String,
+    pub catchup: bool,
+    pub orientation: &'static str,
+    pub concurrency: u32,
+    pub dataset_expression: Option<Value>,
+    pub start_date: Option<Iso>,
+    pub dag_run_timeout: Option<Value>,
+    pub doc_md: Option<String>,
+    /// Each param as Airflow's `Param.dump()` writes it.
+    pub params: Value,
+    pub is_paused_upon_creation: bool,
+    pub end_date: Option<Iso>,
+    pub template_searchpath: Option<Vec<String>>,
+    pub render_template_as_native_obj: bool,
+    pub last_parsed: Option<Iso>,
+}
+
+impl DagDetailJson {
+    pub fn new(dag: &Dag, base: DagJson, last_parsed: Option<DateTime<Utc>>) -> Self {
+        let params: serde_json::Map<String, Value> = dag
+            .params
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.clone(),
+                    json!({
+                        "__class": "airflow.models.param.Param",
+                        "value": value,
+                        "description": null,
+                        "schema": {},
+                    }),
+                )
+            })
+            .collect();
+        DagDetailJson {
+            dag: base,
+            timezone: format!("Timezone('{}')", dag.timetable.timezone.name()),
+            catchup: dag.timetable.catchup,
+            orientation: "LR",
+            concurrency: dag.max_active_tasks,
+            dataset_expression: None,
+            start_date: opt(dag.timetable.start_date),
+            dag_run_timeout: None,
+            doc_md: None,
+            params: Value::Object(params),
+            is_paused_upon_creation: dag.is_paused_upon_creation,
+            end_date: opt(dag.timetable.end_date),
+            template_searchpath: None,
+            render_template_as_native_obj: false,
+            last_parsed: opt(last_parsed),
+        }
+    }
+}
+
+/// Airflow's `ClassReference`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassReference {
+    pub class_name: &'static str,
+    pub module_path: String,
+}
+
+/// Airflow's `Task`: a task as the DAG file defines it. The operator is the
+/// airless kind (`shell`, `databricks`, …); Airflow machinery airless does
+/// not have carries Airflow's defaults.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskJson {
+    pub class_ref: ClassReference,
+    pub operator_name: &'static str,
+    pub task_id: String,
+    pub task_display_name: String,
+    pub owner: &'static str,
+    pub start_date: Option<Iso>,
+    pub end_date: Option<Iso>,
+    pub trigger_rule: &'static str,
+    pub extra_links: Vec<Value>,
+    pub depends_on_past: bool,
+    pub wait_for_downstream: bool,
+    pub retries: u32,
+    pub queue: &'static str,
+    pub pool: &'static str,
+    pub pool_slots: u32,
+    pub execution_timeout: Option<Value>,
+    pub retry_delay: Value,
+    pub retry_exponential_backoff: bool,
+    pub priority_weight: u32,
+    pub weight_rule: &'static str,
+    pub ui_color: &'static str,
+    pub ui_fgcolor: &'static str,
+    pub template_fields: Vec<String>,
+    /// Sorted, as Airflow's set prints in its serialized DAG.
+    pub downstream_task_ids: Vec<String>,
+    pub params: Value,
+    pub is_mapped: bool,
+    pub doc_md: Option<String>,
+}
+
+impl TaskJson {
+    /// Task `index` of `dag`.
+    pub fn new(dag: &Dag, index: usize) -> Option<Self> {
+        let task = dag.tasks.get(index)?;
+        let name = task.kind.name();
+        let mut downstream: Vec<String> = dag
+            .graph
+            .downstream(index)
+            .filter_map(|i| dag.tasks.get(i).map(|t| t.task_id.to_string()))
+            .collect();
+        downstream.sort();
+        Some(TaskJson {
+            class_ref: ClassReference {
+                class_name: name,
+                module_path: format!("airless.kinds.{name}"),
+            },
+            operator_name: name,
+            task_id: task.task_id.to_string(),
+            task_display_name: task.task_id.to_string(),
+            owner: "airflow",
+            start_date: opt(dag.timetable.start_date),
+            end_date: opt(dag.timetable.end_date),
+            trigger_rule: task.trigger_rule.as_str(),
+            extra_links: Vec::new(),
+            depends_on_past: false,
+            wait_for_downstream: false,
+            retries: task.retry.retries,
+            queue: "default",
+            pool: "default_pool",
+            pool_slots: 1,
+            execution_timeout: task.execution_timeout.map(time_delta),
+            retry_delay: time_delta(task.retry.retry_delay),
+            retry_exponential_backoff: task.retry.exponential_backoff,
+            priority_weight: 1,
+            weight_rule: "downstream",
+            ui_color: "#fff",
+            ui_fgcolor: "#000",
+            template_fields: Vec::new(),
+            downstream_task_ids: downstream,
+            params: json!({}),
+            is_mapped: false,
+            doc_md: None,
+        })
+    }
+}
+
+/// Airflow's `TaskCollection`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskCollection {
+    pub tasks: Vec<TaskJson>,
+    pub total_entries: usize,
+}
+
+/// Airflow's `XComCollectionItem`, and with `value` its `XCom`. A task's
+/// output is its one XCom, key `return_value`, pushed when it ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct XComJson {
+    pub key: &'static str,
+    pub timestamp: Option<Iso>,
+    pub execution_date: Iso,
+    pub map_index: i32,
+    pub task_id: String,
+    pub dag_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+}
+
+/// Airflow's `XComCollection`.
+#[derive(Debug, Clone, Serialize)]
+pub struct XComCollection {
+    pub xcom_entries: Vec<XComJson>,
+    pub total_entries: usize,
+}
+
+/// Airflow's `TaskInstanceHistory`: one try of a task instance.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskInstanceHistoryJson {
+    pub task_id: String,
+    pub task_display_name: String,
+    pub dag_id: String,
+    pub dag_run_id: String,
+    pub map_index: i32,
+    pub start_date: Option<Iso>,
+    pub end_date: Option<Iso>,
+    pub duration: Option<f64>,
+    pub state: Option<&'static str>,
+    pub try_number: u32,
+    pub max_tries: u32,
+    pub hostname: String,
+    pub unixname: String,
+    pub pool: &'static str,
+    pub pool_slots: u32,
+    pub queue: Option<&'static str>,
+    pub priority_weight: Option<i64>,
+    pub operator: Option<&'static str>,
+    pub queued_when: Option<Iso>,
+    pub pid: Option<u32>,
+    pub executor: Option<String>,
+    pub executor_config: &'static str,
+}
+
+impl TaskInstanceHistoryJson {
+    /// The task instance as it is now (Airflow's current row).
+    pub fn current(ti: &TaskInstance, run: &DagRun, dag: Option<&Dag>) -> Self {
+        let now = TaskInstanceJson::new(ti, run, dag);
+        TaskInstanceHistoryJson {
+            task_id: now.task_id,
+            task_display_name: now.task_display_name,
+            dag_id: now.dag_id,
+            dag_run_id: now.dag_run_id,
+            map_index: now.map_index,
+            start_date: now.start_date,
+            end_date: now.end_date,
+            duration: now.duration,
+            state: now.state,
+            try_number: now.try_number,
+            max_tries: now.max_tries,
+            hostname: now.hostname,
+            unixname: now.unixname,
+            pool: now.pool,
+            pool_slots: now.pool_slots,
+            queue: now.queue,
+            priority_weight: now.priority_weight,
+            operator: now.operator,
+            queued_when: now.queued_when,
+            pid: now.pid,
+            executor: now.executor,
+            executor_config: now.executor_config,
+        }
+    }
+
+    /// One recorded try of `ti`.
+    pub fn of_try(ti: &TaskInstance, attempt: &TaskTry, run: &DagRun, dag: Option<&Dag>) -> Self {
+        let mut json = Self::current(ti, run, dag);
+        json.start_date = Some(Iso(attempt.start_date));
+        json.end_date = opt(attempt.end_date);
+        json.duration = attempt
+            .end_date
+            .filter(|end| *end >= attempt.start_date)
+            .map(|end| (end - attempt.start_date).num_microseconds().unwrap_or(0) as f64 / 1e6);
+        json.state = task_state(attempt.state);
+        json.try_number = attempt.try_number;
+        json
+    }
+}
+
+/// Airflow's `TaskInstanceHistoryCollection`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskInstanceHistoryCollection {
+    pub task_instances: Vec<TaskInstanceHistoryJson>,
+    pub total_entries: usize,
 }
 
 /// Airflow's `ImportError`.

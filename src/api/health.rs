@@ -176,3 +176,20 @@ fn label(value: &str) -> String {
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
+
+/// The Airflow release whose stable REST API this one follows.
+pub const AIRFLOW_VERSION: &str = "2.10.5";
+
+/// Airflow's `VersionInfo`: the API level clients may rely on, and
+/// airless's own version as the build.
+pub fn version_info() -> serde_json::Value {
+    json!({
+        "version": AIRFLOW_VERSION,
+        "git_version": concat!("airless-", env!("CARGO_PKG_VERSION")),
+    })
+}
+
+/// `GET /api/v1/version`, without a token as in Airflow.
+pub async fn version() -> Json<serde_json::Value> {
+    Json(version_info())
+}

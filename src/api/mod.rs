@@ -16,8 +16,12 @@ mod health;
 pub mod server;
 mod state;
 mod task_instances;
+mod task_states;
+mod tasks;
 mod time;
+mod tries;
 mod v2;
+mod xcom;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -38,13 +42,21 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route("/api/v1/dags", get(dags::list))
         .route("/api/v1/dags/{dag_id}", get(dags::get).patch(dags::patch))
+        .route("/api/v1/dags/{dag_id}/details", get(dags::details))
+        .route("/api/v1/dags/{dag_id}/tasks", get(tasks::list))
+        .route("/api/v1/dags/{dag_id}/tasks/{task_id}", get(tasks::get))
         .route("/api/v1/importErrors", get(dags::import_errors))
         .route("/api/v1/dagWarnings", get(dags::dag_warnings))
         .route(
             "/api/v1/dags/{dag_id}/dagRuns",
             get(dag_runs::list).post(dag_runs::trigger),
         )
-        .route(run, get(dag_runs::get).patch(dag_runs::set_state))
+        .route(
+            run,
+            get(dag_runs::get)
+                .patch(dag_runs::set_state)
+                .delete(dag_runs::delete),
+        )
         .route("/api/v1/dags/~/dagRuns/list", post(dag_runs::list_batch))
         .route(&format!("{run}/taskInstances"), get(task_instances::list))
         .route(
@@ -53,7 +65,27 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             &format!("{run}/taskInstances/{{task_id}}"),
-            get(task_instances::get),
+            get(task_instances::get).patch(task_states::patch),
+        )
+        .route(
+            &format!("{run}/taskInstances/{{task_id}}/tries"),
+            get(tries::list),
+        )
+        .route(
+            &format!("{run}/taskInstances/{{task_id}}/tries/{{task_try_number}}"),
+            get(tries::get),
+        )
+        .route(
+            &format!("{run}/taskInstances/{{task_id}}/xcomEntries"),
+            get(xcom::list),
+        )
+        .route(
+            &format!("{run}/taskInstances/{{task_id}}/xcomEntries/{{xcom_key}}"),
+            get(xcom::get),
+        )
+        .route(
+            "/api/v1/dags/{dag_id}/updateTaskInstancesState",
+            post(task_states::update_many),
         )
         .route(
             &format!("{run}/taskInstances/{{task_id}}/logs/{{task_try_number}}"),
@@ -71,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/health", get(health::health))
+        .route("/api/v1/version", get(health::version))
         .merge(protected)
         .merge(v2::router(state.clone()))
         .fallback(not_found)

@@ -190,6 +190,7 @@ async fn ti_page(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListBody {
+    order_by: Option<String>,
     page_offset: Option<i64>,
     page_limit: Option<i64>,
     dag_ids: Option<Vec<String>>,
@@ -211,6 +212,7 @@ pub struct ListBody {
 
 impl Form for ListBody {
     const FIELDS: &'static [Field] = &[
+        Field::optional("order_by", Kind::String),
         Field::optional("page_offset", Kind::Integer { minimum: 0 }),
         Field::optional("page_limit", Kind::Integer { minimum: 1 }),
         Field::optional("dag_ids", Kind::Strings { nulls: false }),
@@ -232,8 +234,8 @@ impl Form for ListBody {
 }
 
 /// `POST /api/v1/dags/~/dagRuns/~/taskInstances/list`: Airflow's batch
-/// list, the GET's filters in a body; `null` in `state` is a task not yet
-/// scheduled. An empty list is no filter, as in Airflow; `page_limit` is
+/// list, the GET's filters in a body (and `order_by`, as Airflow 2.10
+/// takes it); `null` in `state` is a task not yet scheduled. An empty list is no filter, as in Airflow; `page_limit` is
 /// capped at 100.
 pub async fn list_batch(
     State(state): State<AppState>,
@@ -274,16 +276,10 @@ pub async fn list_batch(
             || excluded(&as_strs(&queue), QUEUE)
             || !given(body.executor).is_empty(),
     };
+    let order = ti_order(body.order_by.as_deref())?;
     let limit = body.page_limit.unwrap_or(PAGE_LIMIT).min(PAGE_LIMIT);
     let offset = body.page_offset.unwrap_or(0);
-    ti_page(
-        &state,
-        lists,
-        filters,
-        (TaskInstanceOrder::Id, false),
-        (limit, offset),
-    )
-    .await
+    ti_page(&state, lists, filters, order, (limit, offset)).await
 }
 
 /// `GET …/dagRuns/{dag_run_id}/taskInstances/{task_id}`

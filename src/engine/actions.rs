@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{EngineError, Launcher, Mark};
+use super::{ControlError, EngineError, Launcher, Mark};
 use crate::dag::Dag;
 use crate::model::{DagId, DagRun, RunId, RunState, TaskId, TaskInstance, TaskState};
 use crate::store::ClearCandidate;
@@ -147,6 +147,171 @@ pub async fn requeue_run(launcher: &Launcher, run: &DagRun) -> Result<DagRun, En
     launcher.control().requeue_run(run).await?;
     launcher.wake().notify_one();
     Ok(launcher.reader().dag_run(run.id).await?)
+}
+
+/// Deletes a run with its task instances and logs; refused while it is
+/// driven here or by another live process (cancel it first).
+pub async fn delete_run(launcher: &Launcher, run: &DagRun) -> Result<(), EngineError> {
+    if launcher.is_active(run.id) {
+        return Err(ControlError::DrivenElsewhere {
+            dag_id: run.dag_id.clone(),
+            run_id: run.run_id.clone(),
+            holder: "this airless serve".to_string(),
+        }
+        .into());
+    }
+    launcher.control().delete_run(run).await?;
+    // a queued run no longer counts against max_active_runs
+    launcher.wake().notify_one();
+    Ok(())
+}
+
+/// Puts a finished run back to work from scratch (`PATCH … {"state":
+/// "queued"}`): every finished task instance is cleared first, so the run
+/// runs again instead of finishing at once with the old states.
+pub async fn rerun(
+    launcher: &Launcher,
+    dag: &Arc<Dag>,
+    run: &DagRun,
+) -> Result<DagRun, EngineError> {
+    let selection = ClearSelection {
+        run_id: Some(run.run_id.clone()),
+        states: finished_states(false),
+        ..ClearSelection::default()
+    };
+    clear(launcher, dag, &selection, false).await?;
+    let current = launcher.reader().dag_run(run.id).await?;
+    if current.state.is_finished() {
+        // nothing was cleared (a run without finished task instances)
+        return requeue_run(launcher, &current).await;
+    }
+    Ok(current)
+}
+
+/// What a change of task-instance state touches: the named task (and its
+/// relatives) in one run, and in earlier or later runs when asked
+/// (Airflow's `set_state`).
+#[derive(Debug, Clone)]
+pub struct StateSelection {
+    pub task_id: TaskId,
+    pub run: DagRun,
+    pub upstream: bool,
+    pub downstream: bool,
+    pub future: bool,
+    pub past: bool,
+}
+
+/// One task instance a change of state touches.
+#[derive(Debug, Clone)]
+pub struct Altered {
+    pub run: DagRun,
+    pub task_id: TaskId,
+}
+
+/// Sets the task instances `selection` matches to `to` (success, failed or
+/// skipped), those not already in it; with `dry_run` only lists them. As
+/// Airflow's `set_task_instance_state`, the failed and upstream_failed
+/// instances downstream of the named task are then cleared in the runs
+/// touched, so those runs carry on (a finished one is queued again). A
+/// run driven by a live process is refused whole (`DrivenElsewhere`):
+/// its driver owns its states; cancel it or wait for it to end.
+pub async fn set_task_state(
+    launcher: &Launcher,
+    dag: &Arc<Dag>,
+    selection: &StateSelection,
+    new_state: Mark,
+    dry_run: bool,
+) -> Result<Vec<Altered>, EngineError> {
+    let to = match new_state {
+        Mark::Success => TaskState::Success,
+        Mark::Failed => TaskState::Failed,
+        Mark::Skipped => TaskState::Skipped,
+    };
+    let mut tasks: BTreeSet<String> = BTreeSet::from([selection.task_id.to_string()]);
+    let widened = selected_tasks(
+        dag,
+        &ClearSelection {
+            task_ids: Some(tasks.clone()),
+            include_downstream: selection.downstream,
+            include_upstream: selection.upstream,
+            ..ClearSelection::default()
+        },
+    );
+    if let Some(widened) = widened {
+        tasks = widened;
+    }
+    let store = launcher.reader();
+    let mut runs = vec![selection.run.clone()];
+    if selection.future || selection.past {
+        let at = selection.run.logical_date;
+        runs = store
+            .dag_runs(Some(&dag.dag_id), i64::MAX, 0)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                r.id == selection.run.id
+                    || (selection.future && r.logical_date > at)
+                    || (selection.past && r.logical_date < at)
+            })
+            .collect();
+        runs.sort_by_key(|r| (r.logical_date, r.id));
+    }
+    let mut altered = Vec::new();
+    for run in &runs {
+        let instances = store.task_instances(run.id).await?;
+        let changing: Vec<&TaskInstance> = instances
+            .iter()
+            .filter(|ti| tasks.contains(ti.task_id.as_str()) && ti.state != to)
+            .collect();
+        if changing.is_empty() {
+            continue;
+        }
+        if !dry_run && launcher.is_active(run.id) {
+            return Err(ControlError::DrivenElsewhere {
+                dag_id: run.dag_id.clone(),
+                run_id: run.run_id.clone(),
+                holder: "this airless serve".to_string(),
+            }
+            .into());
+        }
+        for ti in changing {
+            if !dry_run {
+                mark(launcher, run, &ti.task_id, new_state).await?;
+            }
+            altered.push(Altered {
+                run: run.clone(),
+                task_id: ti.task_id.clone(),
+            });
+        }
+    }
+    if dry_run {
+        return Ok(altered);
+    }
+    // resume what the named task's old state held back, as Airflow does
+    let below: BTreeSet<String> = selected_tasks(
+        dag,
+        &ClearSelection {
+            task_ids: Some(BTreeSet::from([selection.task_id.to_string()])),
+            include_downstream: true,
+            ..ClearSelection::default()
+        },
+    )
+    .unwrap_or_default()
+    .into_iter()
+    .filter(|t| t != selection.task_id.as_str())
+    .collect();
+    if !below.is_empty() {
+        for run in &runs {
+            let clearing = ClearSelection {
+                run_id: Some(run.run_id.clone()),
+                task_ids: Some(below.clone()),
+                states: finished_states(true),
+                ..ClearSelection::default()
+            };
+            clear(launcher, dag, &clearing, false).await?;
+        }
+    }
+    Ok(altered)
 }
 
 /// Marks a task instance of a run nobody drives success, failed or skipped.

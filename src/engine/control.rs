@@ -920,6 +920,38 @@ impl Control {
         Ok(())
     }
 
+    /// Deletes a run nobody alive drives, with its task instances, tries
+    /// and their log files (Airflow's `DELETE …/dagRuns/{id}`).
+    /// [`ControlError::DrivenElsewhere`] while a live process drives it;
+    /// a conflict when it moved on since `run` was read.
+    pub async fn delete_run(&self, run: &DagRun) -> Result<(), ControlError> {
+        if let Some(holder) = self.holder_of(run).await? {
+            return Err(ControlError::DrivenElsewhere {
+                dag_id: run.dag_id.clone(),
+                run_id: run.run_id.clone(),
+                holder,
+            });
+        }
+        let logs = self
+            .inner
+            .writer
+            .delete_dag_run(
+                run.id,
+                run.state,
+                run.lease.as_ref().map(|l| l.owner.as_str()),
+            )
+            .await?;
+        for log in logs {
+            if let Err(err) = std::fs::remove_file(&log)
+                && err.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(log, "cannot remove a deleted run's log: {err}");
+            }
+        }
+        tracing::info!(dag_id = %run.dag_id, run_id = %run.run_id, "dag run deleted");
+        Ok(())
+    }
+
     /// Resets finished task instances to `none` so they run again (their
     /// try history stays; each may make `retries + 1` more tries), and puts
     /// their finished runs back to work. Runs someone drives are left alone.

@@ -414,6 +414,16 @@ pub(crate) trait StateWrite: Send + Sync + std::fmt::Debug {
         from: TaskState,
         max_tries: u32,
     ) -> Result<(), StoreError>;
+    /// Deletes DagRun `id` with its task instances and tries, if it is
+    /// still in `state` and its lease still held by `lease_owner` (`None`:
+    /// no lease); [`StoreError::Conflict`] otherwise. Returns the deleted
+    /// tries' log files (for the caller to remove).
+    async fn delete_dag_run(
+        &self,
+        id: i64,
+        state: RunState,
+        lease_owner: Option<&str>,
+    ) -> Result<Vec<String>, StoreError>;
     /// Copies the WAL into the database without blocking writers (SQLite;
     /// nothing to do for PostgreSQL).
     async fn checkpoint(&self) -> Result<(), StoreError>;

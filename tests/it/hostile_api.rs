@@ -310,10 +310,10 @@ async fn unknown_and_missing_fields_are_all_named_and_nothing_changes() {
     bad(
         &api.post(
             "/api/v1/dags/~/dagRuns/~/taskInstances/list",
-            json!({"order_by": "state"}),
+            json!({"sort": "state"}),
         )
         .await,
-        "{'order_by': ['Unknown field.']}",
+        "{'sort': ['Unknown field.']}",
     );
     assert_eq!(run_count(&api).await, 1);
     assert_eq!(api.run("hello", "r").await.state.as_str(), "queued");
@@ -621,7 +621,10 @@ async fn a_wrong_method_is_a_405_and_a_wrong_content_type_or_size_a_400_or_413()
     let api = Api::new().await;
     for (method, uri) in [
         (Method::PUT, "/api/v1/dags/hello"),
-        (Method::DELETE, "/api/v1/dags/hello/dagRuns/x"),
+        (
+            Method::DELETE,
+            "/api/v1/dags/hello/dagRuns/x/taskInstances/t",
+        ),
         (Method::GET, "/api/v1/dags/hello/clearTaskInstances"),
         (Method::POST, "/api/v1/dags"),
         (Method::GET, "/api/v1/dags/~/dagRuns/list"),

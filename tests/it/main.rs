@@ -4,6 +4,7 @@
 
 mod alerts;
 mod api;
+mod api_v1_more;
 mod api_v2;
 mod browser;
 mod cli;

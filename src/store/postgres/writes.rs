@@ -662,6 +662,39 @@ impl StateWrite for PgStore {
         )
     }
 
+    async fn delete_dag_run(
+        &self,
+        id: i64,
+        state: RunState,
+        lease_owner: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // task instances and tries go with the run (ON DELETE CASCADE)
+        let logs: Vec<String> = sqlx::query_scalar(
+            "SELECT t.log_path FROM task_tries t JOIN task_instances ti ON ti.id = t.task_instance_id
+             WHERE ti.dag_run_id = $1 AND t.log_path <> ''",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let done =
+            sqlx::query(
+                "DELETE FROM dag_runs WHERE id = $1 AND state = $2 AND lease_owner IS NOT DISTINCT FROM $3",
+            )
+                .bind(id)
+                .bind(state.as_str())
+                .bind(lease_owner)
+                .execute(&mut *tx)
+                .await?;
+        expect_one(
+            done.rows_affected(),
+            || format!("DagRun #{id}"),
+            state.as_str(),
+        )?;
+        tx.commit().await?;
+        Ok(logs)
+    }
+
     async fn checkpoint(&self) -> Result<(), StoreError> {
         // PostgreSQL checkpoints its own WAL
         Ok(())

@@ -818,6 +818,38 @@ impl StateWrite for SqliteStore {
         )
     }
 
+    async fn delete_dag_run(
+        &self,
+        id: i64,
+        state: RunState,
+        lease_owner: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        self.wrote();
+        let mut tx = self.pool.begin().await?;
+        // task instances and tries go with the run (ON DELETE CASCADE)
+        let logs: Vec<String> = sqlx::query_scalar(
+            "SELECT t.log_path FROM task_tries t JOIN task_instances ti ON ti.id = t.task_instance_id
+             WHERE ti.dag_run_id = ? AND t.log_path <> ''",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let done =
+            sqlx::query("DELETE FROM dag_runs WHERE id = ? AND state = ? AND lease_owner IS ?")
+                .bind(id)
+                .bind(state.as_str())
+                .bind(lease_owner)
+                .execute(&mut *tx)
+                .await?;
+        expect_one(
+            done.rows_affected(),
+            || format!("DagRun #{id}"),
+            state.as_str(),
+        )?;
+        tx.commit().await?;
+        Ok(logs)
+    }
+
     async fn checkpoint(&self) -> Result<(), StoreError> {
         use std::sync::atomic::Ordering::Relaxed;
         let idle = chrono::Utc::now().timestamp_millis() - self.last_write.load(Relaxed)

@@ -310,3 +310,60 @@ async fn task_states_change_by_compare_and_swap() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_run_is_deleted_only_in_the_state_and_lease_it_was_read_in() {
+    for b in backends().await {
+        let n = b.name;
+        let version = register(&b.writer, "etl", "v1", &[]).await;
+        let dag_id = DagId::new("etl");
+        let x = TaskId::new("extract");
+        let run = b
+            .writer
+            .create_dag_run(&NewDagRun {
+                dag_id: &dag_id,
+                run_id: &RunId::new("manual__1"),
+                run_type: RunType::Manual,
+                logical_date: t(60),
+                data_interval: (t(0), t(60)),
+                conf: &json!({}),
+                tasks: vec![(&x, 1)],
+                dag_version: Some(version),
+                lease: Some(Lease {
+                    owner: "me".into(),
+                    expires_at: t(90),
+                }),
+                now: t(61),
+            })
+            .await
+            .expect("create");
+        let stale = b
+            .writer
+            .delete_dag_run(run.id, RunState::Queued, None)
+            .await;
+        assert!(matches!(stale, Err(StoreError::Conflict { .. })), "{n}");
+        let moved = b
+            .writer
+            .delete_dag_run(run.id, RunState::Failed, Some("me"))
+            .await;
+        assert!(matches!(moved, Err(StoreError::Conflict { .. })), "{n}");
+        let logs = b
+            .writer
+            .delete_dag_run(run.id, RunState::Queued, Some("me"))
+            .await
+            .expect("delete");
+        assert!(logs.is_empty(), "{n}");
+        assert!(
+            matches!(b.reader.dag_run(run.id).await, Err(StoreError::NotFound(_))),
+            "{n}"
+        );
+        assert!(
+            b.reader
+                .task_instances(run.id)
+                .await
+                .expect("tis")
+                .is_empty(),
+            "{n}"
+        );
+    }
+}
