@@ -553,3 +553,27 @@ async fn a_running_trys_log_has_a_continuation_token_and_patch_failed_cancels_th
     assert_eq!(failed.status, StatusCode::OK, "{}", failed.text());
     assert_eq!(failed.json()["state"], "failed");
 }
+
+#[tokio::test]
+async fn a_finished_run_is_deleted_with_204_and_then_is_a_404() {
+    let api = Api::new().await;
+    api.post(
+        "/api/v2/dags/hello/dagRuns",
+        json!({"dag_run_id": "gone", "logical_date": null, "conf": {"name": "x"}}),
+    )
+    .await;
+    api.start("hello", "gone").await;
+    api.wait_finished("hello", "gone").await;
+    let deleted = api
+        .call(Method::DELETE, "/api/v2/dags/hello/dagRuns/gone", None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text());
+    assert!(deleted.body.is_empty());
+    let again = api.get("/api/v2/dags/hello/dagRuns/gone").await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    let missing = api
+        .call(Method::DELETE, "/api/v2/dags/hello/dagRuns/gone", None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.json()["detail"].is_string(), "{}", missing.text());
+}

@@ -279,6 +279,18 @@ pub async fn get(
     Ok(Json(DagRunResponse::from(&run)))
 }
 
+/// `DELETE /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}`: 204 without a
+/// body, the run's task instances, tries and logs gone with it; 409 while a
+/// live process drives it (fail it first), as on v1.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((dag_id, run_id)): Path<(String, String)>,
+) -> Result<axum::http::StatusCode, V2Error> {
+    let run = find_run(&state, &dag_id, &run_id).await?;
+    crate::engine::actions::delete_run(&state.launcher, &run).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 /// Airflow 3's `TriggerDAGRunPostBody`: `logical_date` must be present,
 /// `null` allowed.
 #[derive(Debug, Deserialize)]

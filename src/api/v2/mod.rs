@@ -38,7 +38,12 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(dag_runs::list).post(dag_runs::trigger),
         )
         .route("/api/v2/dags/~/dagRuns/list", post(dag_runs::list_batch))
-        .route(run, get(dag_runs::get).patch(dag_runs::patch))
+        .route(
+            run,
+            get(dag_runs::get)
+                .patch(dag_runs::patch)
+                .delete(dag_runs::delete),
+        )
         .route(&format!("{run}/clear"), post(dag_runs::clear))
         .route(&format!("{run}/wait"), get(dag_runs::wait))
         .route(&format!("{run}/taskInstances"), get(task_instances::list))
