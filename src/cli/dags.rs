@@ -128,6 +128,9 @@ async fn next_runs(
 ) -> anyhow::Result<i32> {
     let dag = find_dag(config, dag_id)?;
     let now = Utc::now();
+    // without --after, a start that has passed means the run is due: the
+    // scheduler creates it on its next pass
+    let due_after = after.is_none().then_some(now);
     let runs = match after {
         Some(text) => {
             let after = parse_date(&text, dag.timetable.timezone)
@@ -150,8 +153,10 @@ async fn next_runs(
         }
     };
     for run in runs {
-        // a start that has passed: the scheduler creates it on its next pass
-        let due = if run.run_after <= now { "  (due)" } else { "" };
+        let due = match due_after {
+            Some(now) if run.run_after <= now => "  (due)",
+            _ => "",
+        };
         println!(
             "{}  interval {} → {}  starts {}{due}",
             iso(run.logical_date),
