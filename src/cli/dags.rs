@@ -133,8 +133,8 @@ async fn next_runs(
     let due_after = after.is_none().then_some(now);
     let runs = match after {
         Some(text) => {
-            let after = parse_date(&text, dag.timetable.timezone)
-                .map_err(|e| anyhow!("--after: {e}"))?;
+            let after =
+                parse_date(&text, dag.timetable.timezone).map_err(|e| anyhow!("--after: {e}"))?;
             let runs = dag.timetable.next_runs(after, n);
             if runs.is_empty() {
                 println!("{dag_id} has no runs at or after {}", iso(after));
@@ -192,11 +192,8 @@ async fn list(config: &Config) -> anyhow::Result<i32> {
         .dags
         .values()
         .map(|dag| {
-            let next = crate::scheduler::next_run_after(
-                dag,
-                last.get(dag.dag_id.as_str()).copied(),
-                now,
-            );
+            let next =
+                crate::scheduler::next_run_after(dag, last.get(dag.dag_id.as_str()).copied(), now);
             let is_paused = paused
                 .get(dag.dag_id.as_str())
                 .copied()

@@ -263,10 +263,7 @@ impl Client {
                 break;
             }
         }
-        print!(
-            "{}",
-            table::render(&super::dags::LIST_COLUMNS, &rows)
-        );
+        print!("{}", table::render(&super::dags::LIST_COLUMNS, &rows));
         let errors = self
             .call(reqwest::Method::GET, "/importErrors?limit=1000", None)
             .await?;

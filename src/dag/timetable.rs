@@ -653,7 +653,12 @@ impl Timetable {
     /// (without catchup, the latest complete interval, which may be due already), then each
     /// interval after it. For an interval timetable a run starts when its data interval ends:
     /// the `@daily` run for 2024-01-01 starts at 2024-01-02T00:00.
-    pub fn upcoming(&self, last: Option<DataInterval>, now: DateTime<Utc>, n: usize) -> Vec<RunInfo> {
+    pub fn upcoming(
+        &self,
+        last: Option<DataInterval>,
+        now: DateTime<Utc>,
+        n: usize,
+    ) -> Vec<RunInfo> {
         let Some(first) = self.next_run_info(last, now) else {
             return Vec::new();
         };
@@ -1298,7 +1303,14 @@ mod tests {
     fn upcoming_runs_start_with_the_one_that_starts_next() {
         let mut failures = Vec::new();
         for case in UPCOMING_CASES {
-            let tt = timetable(case.kind, case.cron, "UTC", case.start, case.end, case.catchup);
+            let tt = timetable(
+                case.kind,
+                case.cron,
+                "UTC",
+                case.start,
+                case.end,
+                case.catchup,
+            );
             // past an end date, asking for more gives no more
             let n = case.want.len() + if case.end.is_some() { 2 } else { 0 };
             let got: Vec<_> = tt

@@ -123,3 +123,31 @@ pub async fn adopt_runs(
     }
     Ok(adopted)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::grace_ran_out;
+
+    #[test]
+    fn the_grace_line_says_retried_only_while_retries_remain() {
+        let stop = "airless: the daemon stopped (shutdown grace 30s ran out); ";
+        assert_eq!(
+            grace_ran_out(Duration::from_secs(30), false, 1, 3),
+            format!("{stop}this try is retried after the restart (try 1 of 3)")
+        );
+        assert_eq!(
+            grace_ran_out(Duration::from_secs(30), false, 3, 3),
+            format!("{stop}this try fails: it has no retries left (try 3 of 3)")
+        );
+        assert_eq!(
+            grace_ran_out(Duration::from_secs(30), false, 1, 1),
+            format!("{stop}this try fails: it has no retries left (try 1 of 1)")
+        );
+        assert_eq!(
+            grace_ran_out(Duration::from_secs(30), true, 1, 1),
+            format!("{stop}its remote job goes on and is followed again after the restart")
+        );
+    }
+}

@@ -685,9 +685,15 @@ impl TryJob {
         };
         let work = kinds::execute(&kind, &ctx);
         tokio::pin!(work);
-        let timeout = task.execution_timeout.zip(deadline).map(|(timeout, deadline)| {
-            (timeout, (deadline - self.engine.now()).to_std().unwrap_or_default())
-        });
+        let timeout = task
+            .execution_timeout
+            .zip(deadline)
+            .map(|(timeout, deadline)| {
+                (
+                    timeout,
+                    (deadline - self.engine.now()).to_std().unwrap_or_default(),
+                )
+            });
         let timed_out = async {
             match timeout {
                 Some((_, left)) => tokio::time::sleep(left).await,

@@ -103,12 +103,17 @@ async fn the_run_dags_list_shows_first_is_the_run_the_scheduler_creates_next() {
         lines[1].starts_with(&starts_line(starts, starts + chrono::Duration::minutes(1))),
         "{next_runs}"
     );
-    assert!(!dir.path().join("airless.db").exists(), "listing creates nothing");
+    assert!(
+        !dir.path().join("airless.db").exists(),
+        "listing creates nothing"
+    );
 
     let daemon = Daemon::start(dir.path()).await;
-    wait_for("the first scheduled run", Duration::from_secs(10), async || {
-        !scheduled(&daemon).await.is_empty()
-    })
+    wait_for(
+        "the first scheduled run",
+        Duration::from_secs(10),
+        async || !scheduled(&daemon).await.is_empty(),
+    )
     .await;
     assert_eq!(
         scheduled(&daemon).await,

@@ -65,8 +65,7 @@ fn log_lines(path: &Path) -> Vec<String> {
 async fn a_try_stopped_by_the_shutdown_grace_says_in_its_log_whether_it_is_retried_or_fails() {
     let (dir, dags) = workspace();
     std::fs::write(dags.join("stubborn.yaml"), stubborn(dir.path())).unwrap();
-    let mut daemon =
-        Daemon::start_with_env(dir.path(), &[("AIRLESS_SHUTDOWN_GRACE", "1s")]).await;
+    let mut daemon = Daemon::start_with_env(dir.path(), &[("AIRLESS_SHUTDOWN_GRACE", "1s")]).await;
     let run = daemon
         .post("/api/v1/dags/stubborn/dagRuns", json!({"conf": {}}))
         .await;
@@ -155,5 +154,7 @@ async fn a_try_stopped_by_the_shutdown_grace_says_in_its_log_whether_it_is_retri
         "{}",
         lines.join("\n")
     );
-    assert!(log_lines(&try_log(dir.path(), &run_id, "retrying", 2)).contains(&"retried".to_string()));
+    assert!(
+        log_lines(&try_log(dir.path(), &run_id, "retrying", 2)).contains(&"retried".to_string())
+    );
 }
