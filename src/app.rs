@@ -208,7 +208,7 @@ impl App {
             tracing::info!("all running tries finished");
         } else {
             tracing::warn!(
-                "shutdown grace ran out: unfinished tries are retried after the restart"
+                "shutdown grace ran out: the tries still running were stopped; each says above and in its log whether it is retried, fails or resumes after the restart"
             );
         }
         if let Err(err) = control.stop().await {

@@ -1,7 +1,7 @@
 //! `dags list|validate|show|next-runs|test` and `tasks test`: in-process
 //! commands on the DAG folder and the state database.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -48,28 +48,7 @@ pub async fn run(
             );
             Ok(0)
         }
-        DagsCommand::NextRuns { dag_id, n, after } => {
-            let dag = find_dag(config, &dag_id)?;
-            let after = match after {
-                Some(text) => parse_date(&text, dag.timetable.timezone)
-                    .map_err(|e| anyhow!("--after: {e}"))?,
-                None => Utc::now(),
-            };
-            let runs = dag.timetable.next_runs(after, n);
-            if runs.is_empty() {
-                println!("{dag_id} has no runs at or after {}", iso(after));
-            }
-            for run in runs {
-                println!(
-                    "{}  interval {} → {}  starts {}",
-                    iso(run.logical_date),
-                    iso(run.data_interval.start),
-                    iso(run.data_interval.end),
-                    iso(run.run_after)
-                );
-            }
-            Ok(0)
-        }
+        DagsCommand::NextRuns { dag_id, n, after } => next_runs(config, &dag_id, n, after).await,
         DagsCommand::Test { dag_id, date, conf } => {
             test_dag(config, env, &dag_id, date.as_deref(), conf.as_deref()).await
         }
@@ -84,6 +63,17 @@ fn unreachable_remote() -> anyhow::Result<i32> {
 
 pub(super) fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// An API timestamp as [`iso`] writes it (`-` for none), so `dags list`
+/// reads the same whether the daemon answers or not.
+pub(super) fn iso_text(value: &serde_json::Value) -> String {
+    match value.as_str() {
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| iso(t.with_timezone(&Utc)))
+            .unwrap_or_else(|_| text.to_string()),
+        None => "-".to_string(),
+    }
 }
 
 fn load_bag(folder: &Path) -> anyhow::Result<DagBag> {
@@ -122,26 +112,94 @@ pub(super) fn find_dag(config: &Config, dag_id: &str) -> anyhow::Result<Arc<Dag>
     Err(super::NotFound(message).into())
 }
 
+/// The state database for reading, if there is one (this never creates or
+/// writes it).
+async fn existing_reader(config: &Config) -> anyhow::Result<Option<crate::store::Reader>> {
+    match crate::store::open_reader(&config.database).await {
+        Ok(store) => Ok(Some(store)),
+        Err(StoreError::Missing(_)) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// `dags next-runs`: without `--after`, the runs the scheduler creates next
+/// (continuing from the DAG's newest scheduled run in the database), the
+/// one that starts next first; with it, the runs whose logical date is at
+/// or after that instant.
+async fn next_runs(
+    config: &Config,
+    dag_id: &str,
+    n: usize,
+    after: Option<String>,
+) -> anyhow::Result<i32> {
+    let dag = find_dag(config, dag_id)?;
+    let now = Utc::now();
+    // without --after, a start that has passed means the run is due: the
+    // scheduler creates it on its next pass
+    let due_after = after.is_none().then_some(now);
+    let runs = match after {
+        Some(text) => {
+            let after =
+                parse_date(&text, dag.timetable.timezone).map_err(|e| anyhow!("--after: {e}"))?;
+            let runs = dag.timetable.next_runs(after, n);
+            if runs.is_empty() {
+                println!("{dag_id} has no runs at or after {}", iso(after));
+            }
+            runs
+        }
+        None => {
+            let runs = match existing_reader(config).await? {
+                Some(store) => crate::scheduler::upcoming(&store, &dag, now, n).await?,
+                None => crate::scheduler::upcoming_after(&dag, None, now, n),
+            };
+            if runs.is_empty() {
+                println!("{dag_id} has no runs to come");
+            }
+            runs
+        }
+    };
+    for run in runs {
+        let due = match due_after {
+            Some(now) if run.run_after <= now => "  (due)",
+            _ => "",
+        };
+        println!(
+            "{}  interval {} → {}  starts {}{due}",
+            iso(run.logical_date),
+            iso(run.data_interval.start),
+            iso(run.data_interval.end),
+            iso(run.run_after)
+        );
+    }
+    Ok(0)
+}
+
+/// The columns of `dags list`, whether the daemon answers or not: the next
+/// run is the one the scheduler creates next (its logical date), and when
+/// it starts.
+pub(super) const LIST_COLUMNS: [&str; 6] =
+    ["dag_id", "schedule", "next run", "starts", "paused", "file"];
+
 async fn list(config: &Config) -> anyhow::Result<i32> {
     let bag = load_bag(&config.dags_folder)?;
-    // no daemon answers: the files, and the paused flags if a database
-    // exists (read-only: this command never creates or writes one)
-    let paused: BTreeMap<String, bool> = match crate::store::open_reader(&config.database).await {
-        Ok(store) => store.paused_dags().await?.into_iter().collect(),
-        Err(StoreError::Missing(_)) => BTreeMap::new(),
-        Err(err) => return Err(err.into()),
-    };
+    // no daemon answers: the files, and the paused flags and newest
+    // scheduled runs if a database exists (read-only: this command never
+    // creates or writes one)
+    let (paused, last): (BTreeMap<String, bool>, HashMap<String, _>) =
+        match existing_reader(config).await? {
+            Some(store) => (
+                store.paused_dags().await?.into_iter().collect(),
+                store.last_scheduled_intervals().await?,
+            ),
+            None => (BTreeMap::new(), HashMap::new()),
+        };
     let now = Utc::now();
     let rows: Vec<Vec<String>> = bag
         .dags
         .values()
         .map(|dag| {
-            let next = dag
-                .timetable
-                .next_runs(now, 1)
-                .first()
-                .map(|r| iso(r.run_after))
-                .unwrap_or_else(|| "-".into());
+            let next =
+                crate::scheduler::next_run_after(dag, last.get(dag.dag_id.as_str()).copied(), now);
             let is_paused = paused
                 .get(dag.dag_id.as_str())
                 .copied()
@@ -153,16 +211,14 @@ async fn list(config: &Config) -> anyhow::Result<i32> {
                     .as_ref()
                     .map(|s| s.expr().to_string())
                     .unwrap_or_else(|| "None".into()),
-                next,
+                next.map_or_else(|| "-".into(), |r| iso(r.logical_date)),
+                next.map_or_else(|| "-".into(), |r| iso(r.run_after)),
                 if is_paused { "yes" } else { "no" }.into(),
                 dag.fileloc.display().to_string(),
             ]
         })
         .collect();
-    print!(
-        "{}",
-        table::render(&["dag_id", "schedule", "next run", "paused", "file"], &rows)
-    );
+    print!("{}", table::render(&LIST_COLUMNS, &rows));
     if !bag.import_errors.is_empty() {
         println!("\nimport errors:");
         for error in bag.errors() {

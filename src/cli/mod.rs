@@ -167,7 +167,8 @@ pub enum DagsCommand {
         /// How many runs.
         #[arg(short = 'n', default_value_t = 5)]
         n: usize,
-        /// Only runs whose logical date is at or after this (default: now).
+        /// Only runs whose logical date is at or after this (default: the
+        /// runs the scheduler creates next, the one that starts next first).
         #[arg(long)]
         after: Option<String>,
     },

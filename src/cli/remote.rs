@@ -524,10 +524,8 @@ impl Client {
                 rows.push(vec![
                     dag["dag_id"].as_str().unwrap_or("?").to_string(),
                     schedule,
-                    dag["next_dagrun_create_after"]
-                        .as_str()
-                        .unwrap_or("-")
-                        .to_string(),
+                    super::dags::iso_text(&dag["next_dagrun"]),
+                    super::dags::iso_text(&dag["next_dagrun_create_after"]),
                     if dag["is_paused"].as_bool().unwrap_or(false) {
                         "yes"
                     } else {
@@ -543,10 +541,7 @@ impl Client {
                 break;
             }
         }
-        print!(
-            "{}",
-            table::render(&["dag_id", "schedule", "next run", "paused", "file"], &rows)
-        );
+        print!("{}", table::render(&super::dags::LIST_COLUMNS, &rows));
         let errors = self
             .call(reqwest::Method::GET, "/importErrors?limit=1000", None)
             .await?;

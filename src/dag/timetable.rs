@@ -648,6 +648,45 @@ impl Timetable {
         self.info(last, restriction, now)
     }
 
+    /// The next `n` runs the scheduler creates, in the order it creates them, when the
+    /// last scheduled run covered `last` and the time is `now`: first [`Self::next_run_info`]
+    /// (without catchup, the latest complete interval, which may be due already), then each
+    /// interval after it. For an interval timetable a run starts when its data interval ends:
+    /// the `@daily` run for 2024-01-01 starts at 2024-01-02T00:00.
+    pub fn upcoming(
+        &self,
+        last: Option<DataInterval>,
+        now: DateTime<Utc>,
+        n: usize,
+    ) -> Vec<RunInfo> {
+        let Some(first) = self.next_run_info(last, now) else {
+            return Vec::new();
+        };
+        // once the first exists, the scheduler wakes at each run's start and the runs follow
+        // one another without a gap, as with catchup
+        let following = Restriction {
+            earliest: self.start_date,
+            latest: self.end_date,
+            catchup: true,
+        };
+        let mut runs = vec![first];
+        while runs.len() < n {
+            let Some(prev) = runs.last().copied() else {
+                break;
+            };
+            let Some(info) = self.info(Some(prev.data_interval), following, now) else {
+                break;
+            };
+            // a schedule that stops advancing would otherwise loop forever
+            if info.logical_date <= prev.logical_date {
+                break;
+            }
+            runs.push(info);
+        }
+        runs.truncate(n);
+        runs
+    }
+
     /// The next `n` runs whose logical date is at or after `after`, ignoring catchup but
     /// respecting `start_date` and `end_date`.
     pub fn next_runs(&self, after: DateTime<Utc>, n: usize) -> Vec<RunInfo> {
@@ -704,9 +743,6 @@ impl Timetable {
         runs
     }
 
-    /// When the scheduler should next look at this DAG, given the last scheduled interval:
-    /// the next run's `run_after`, or `now` if that run is already due; `None` if no run
-    /// will ever follow.
     /// Airflow's `infer_manual_data_interval(run_after)` for a manual run:
     /// the interval timetable gives the last complete interval before
     /// `run_after` (triggered at 01:00 on the 25th, a `@daily` run covers the
@@ -732,6 +768,9 @@ impl Timetable {
         interval.unwrap_or(empty)
     }
 
+    /// When the scheduler should next look at this DAG, given the last scheduled interval:
+    /// the next run's `run_after`, or `now` if that run is already due; `None` if no run
+    /// will ever follow.
     pub fn next_wakeup(
         &self,
         last: Option<DataInterval>,
@@ -1229,5 +1268,121 @@ mod tests {
             trigger.manual_data_interval(at),
             DataInterval { start: at, end: at }
         );
+    }
+
+    struct UpcomingCase {
+        name: &'static str,
+        kind: TimetableKind,
+        cron: &'static str,
+        start: Option<&'static str>,
+        end: Option<&'static str>,
+        catchup: bool,
+        last: Option<(&'static str, &'static str)>,
+        now: &'static str,
+        // (logical_date, run_after), the run that starts next first
+        want: &'static [(&'static str, &'static str)],
+    }
+
+    #[rustfmt::skip]
+    const UPCOMING_CASES: &[UpcomingCase] = &[
+        UpcomingCase { name: "03:00 daily without catchup never run: the latest complete interval, due at once", kind: Interval, cron: "0 3 * * *", start: Some("2024-01-01T00:00:00Z"), end: None, catchup: false, last: None, now: "2024-12-03T10:00:00Z", want: &[("2024-12-02T03:00:00Z", "2024-12-03T03:00:00Z"), ("2024-12-03T03:00:00Z", "2024-12-04T03:00:00Z")] },
+        UpcomingCase { name: "03:00 daily after the 12-02 run: the 12-03 run, which starts 12-04 03:00", kind: Interval, cron: "0 3 * * *", start: Some("2024-01-01T00:00:00Z"), end: None, catchup: false, last: Some(("2024-12-02T03:00:00Z", "2024-12-03T03:00:00Z")), now: "2024-12-03T10:00:00Z", want: &[("2024-12-03T03:00:00Z", "2024-12-04T03:00:00Z"), ("2024-12-04T03:00:00Z", "2024-12-05T03:00:00Z")] },
+        UpcomingCase { name: "every 5 minutes at 01:08 after the 01:00 run: the 01:05 run starts at 01:10", kind: Interval, cron: "*/5 * * * *", start: Some("2024-01-01T00:00:00Z"), end: None, catchup: false, last: Some(("2024-12-03T01:00:00Z", "2024-12-03T01:05:00Z")), now: "2024-12-03T01:08:00Z", want: &[("2024-12-03T01:05:00Z", "2024-12-03T01:10:00Z"), ("2024-12-03T01:10:00Z", "2024-12-03T01:15:00Z")] },
+        UpcomingCase { name: "every 5 minutes with catchup at 01:08 after the 01:00 run: the same", kind: Interval, cron: "*/5 * * * *", start: Some("2024-01-01T00:00:00Z"), end: None, catchup: true, last: Some(("2024-12-03T01:00:00Z", "2024-12-03T01:05:00Z")), now: "2024-12-03T01:08:00Z", want: &[("2024-12-03T01:05:00Z", "2024-12-03T01:10:00Z"), ("2024-12-03T01:10:00Z", "2024-12-03T01:15:00Z")] },
+        UpcomingCase { name: "03:00 daily with catchup never run: every interval since start_date, in order", kind: Interval, cron: "0 3 * * *", start: Some("2024-12-01T00:00:00Z"), end: None, catchup: true, last: None, now: "2024-12-03T10:00:00Z", want: &[("2024-12-01T03:00:00Z", "2024-12-02T03:00:00Z"), ("2024-12-02T03:00:00Z", "2024-12-03T03:00:00Z"), ("2024-12-03T03:00:00Z", "2024-12-04T03:00:00Z")] },
+        UpcomingCase { name: "03:00 daily with catchup after downtime: the first missed interval first", kind: Interval, cron: "0 3 * * *", start: Some("2024-01-01T00:00:00Z"), end: None, catchup: true, last: Some(("2024-11-29T03:00:00Z", "2024-11-30T03:00:00Z")), now: "2024-12-03T10:00:00Z", want: &[("2024-11-30T03:00:00Z", "2024-12-01T03:00:00Z"), ("2024-12-01T03:00:00Z", "2024-12-02T03:00:00Z")] },
+        UpcomingCase { name: "03:00 daily without catchup after downtime: only the latest missed interval", kind: Interval, cron: "0 3 * * *", start: Some("2024-01-01T00:00:00Z"), end: None, catchup: false, last: Some(("2024-11-29T03:00:00Z", "2024-11-30T03:00:00Z")), now: "2024-12-03T10:00:00Z", want: &[("2024-12-02T03:00:00Z", "2024-12-03T03:00:00Z"), ("2024-12-03T03:00:00Z", "2024-12-04T03:00:00Z")] },
+        UpcomingCase { name: "03:00 daily with a future start date: its first interval", kind: Interval, cron: "0 3 * * *", start: Some("2025-01-01T00:00:00Z"), end: None, catchup: false, last: None, now: "2024-12-03T10:00:00Z", want: &[("2025-01-01T03:00:00Z", "2025-01-02T03:00:00Z"), ("2025-01-02T03:00:00Z", "2025-01-03T03:00:00Z")] },
+        UpcomingCase { name: "03:00 daily ends at its end date", kind: Interval, cron: "0 3 * * *", start: Some("2024-01-01T00:00:00Z"), end: Some("2024-12-04T00:00:00Z"), catchup: false, last: Some(("2024-12-02T03:00:00Z", "2024-12-03T03:00:00Z")), now: "2024-12-03T10:00:00Z", want: &[("2024-12-03T03:00:00Z", "2024-12-04T03:00:00Z")] },
+        UpcomingCase { name: "trigger 03:00 without catchup never run: the latest tick, due at once", kind: Trigger, cron: "0 3 * * *", start: Some("2024-01-01T00:00:00Z"), end: None, catchup: false, last: None, now: "2024-12-03T10:00:00Z", want: &[("2024-12-03T03:00:00Z", "2024-12-03T03:00:00Z"), ("2024-12-04T03:00:00Z", "2024-12-04T03:00:00Z")] },
+        UpcomingCase { name: "trigger 03:00 after the 12-03 tick: the next tick", kind: Trigger, cron: "0 3 * * *", start: Some("2024-01-01T00:00:00Z"), end: None, catchup: false, last: Some(("2024-12-03T03:00:00Z", "2024-12-03T03:00:00Z")), now: "2024-12-03T10:00:00Z", want: &[("2024-12-04T03:00:00Z", "2024-12-04T03:00:00Z"), ("2024-12-05T03:00:00Z", "2024-12-05T03:00:00Z")] },
+        UpcomingCase { name: "trigger with catchup after downtime: the first missed tick first", kind: Trigger, cron: "0 3 * * *", start: Some("2024-01-01T00:00:00Z"), end: None, catchup: true, last: Some(("2024-12-01T03:00:00Z", "2024-12-01T03:00:00Z")), now: "2024-12-03T10:00:00Z", want: &[("2024-12-02T03:00:00Z", "2024-12-02T03:00:00Z"), ("2024-12-03T03:00:00Z", "2024-12-03T03:00:00Z"), ("2024-12-04T03:00:00Z", "2024-12-04T03:00:00Z")] },
+    ];
+
+    #[test]
+    fn upcoming_runs_start_with_the_one_that_starts_next() {
+        let mut failures = Vec::new();
+        for case in UPCOMING_CASES {
+            let tt = timetable(
+                case.kind,
+                case.cron,
+                "UTC",
+                case.start,
+                case.end,
+                case.catchup,
+            );
+            // past an end date, asking for more gives no more
+            let n = case.want.len() + if case.end.is_some() { 2 } else { 0 };
+            let got: Vec<_> = tt
+                .upcoming(case.last.map(interval), t(case.now), n)
+                .iter()
+                .map(|run| (run.logical_date, run.run_after))
+                .collect();
+            let want: Vec<_> = case.want.iter().map(|&(l, r)| (t(l), t(r))).collect();
+            if got != want {
+                failures.push(format!("{}: got {got:?}, want {want:?}", case.name));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// Plays the scheduler's loop (wake at `next_wakeup`, create what
+    /// `due_runs` gives) and checks that it creates exactly the runs
+    /// `upcoming` announced, each at its start or at once when already due.
+    #[test]
+    fn upcoming_runs_are_the_runs_the_scheduler_loop_creates() {
+        let nows = [
+            "2024-12-03T10:00:00Z",
+            "2024-12-03T03:00:00Z",
+            "2024-12-03T02:59:59.500000Z",
+            "2024-03-10T06:45:00Z",
+            "2024-11-03T05:45:00Z",
+        ];
+        let lasts: [Option<(&str, &str)>; 3] = [
+            None,
+            Some(("2024-12-02T03:00:00Z", "2024-12-03T03:00:00Z")),
+            Some(("2024-11-20T03:00:00Z", "2024-11-20T03:00:00Z")),
+        ];
+        let mut checked = 0;
+        for kind in [Interval, Trigger] {
+            for cron in ["0 3 * * *", "*/5 * * * *", "@hourly", "30 1 * * *"] {
+                for tz in ["UTC", "America/New_York"] {
+                    for catchup in [false, true] {
+                        for now in nows {
+                            for last in lasts {
+                                let tt = timetable(
+                                    kind,
+                                    cron,
+                                    tz,
+                                    Some("2024-11-25T00:00:00Z"),
+                                    None,
+                                    catchup,
+                                );
+                                let last = last.map(interval).filter(|l| l.end <= t(now));
+                                let announced = tt.upcoming(last, t(now), 4);
+                                let (mut at, mut prev, mut created) = (t(now), last, Vec::new());
+                                while created.len() < 4 {
+                                    let Some(wake) = tt.next_wakeup(prev, at) else {
+                                        break;
+                                    };
+                                    at = wake;
+                                    let due = tt.due_runs(prev, at, 1);
+                                    let run = due[0];
+                                    assert_eq!(at, max(run.run_after, t(now)));
+                                    prev = Some(run.data_interval);
+                                    created.push(run);
+                                }
+                                assert_eq!(
+                                    announced, created,
+                                    "{kind:?} {cron} {tz} catchup={catchup} now={now} last={last:?}"
+                                );
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 2 * 4 * 2 * 2 * 5 * 3);
     }
 }

@@ -13,6 +13,11 @@ use super::{Control, DriveOutcome, Engine, EngineError, RunRequest};
 use crate::dag::Dag;
 use crate::model::DagRun;
 
+/// How long tries still running when the shutdown grace runs out get to
+/// stop: a shell command's process group is sent SIGTERM, then SIGKILL
+/// after its kill grace, and its output is read to the end.
+pub const STOP_TRIES_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Starts and cancels DagRuns: each run is driven on its own tokio task,
 /// tracked so shutdown can wait for them.
 #[derive(Debug, Clone)]
@@ -208,12 +213,29 @@ impl Launcher {
     }
 
     /// Stops taking work and waits for the drivers to finish their running
-    /// tries; returns false if `grace` ran out first.
+    /// tries; returns false if `grace` ran out first. Then the tries still
+    /// running are stopped, and each says so, and what happens to it after
+    /// the restart, as the last line of its log (given up to
+    /// [`STOP_TRIES_WAIT`] more, then the process exits regardless).
     pub async fn shutdown(&self, grace: std::time::Duration) -> bool {
         self.shutdown.cancel();
         self.tracker.close();
-        tokio::time::timeout(grace, self.tracker.wait())
+        if tokio::time::timeout(grace, self.tracker.wait())
             .await
             .is_ok()
+        {
+            return true;
+        }
+        self.engine.end_grace(grace);
+        if tokio::time::timeout(STOP_TRIES_WAIT, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "some tries did not stop within {}s after the shutdown grace; their logs may end early",
+                STOP_TRIES_WAIT.as_secs()
+            );
+        }
+        false
     }
 }

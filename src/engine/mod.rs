@@ -76,6 +76,11 @@ struct Inner {
     hidden_env: Arc<Vec<String>>,
     secrets: Vec<String>,
     http: reqwest::Client,
+    /// Set, then fired, when the shutdown grace ran out with tries still
+    /// running: each stops its work, keeps every line it wrote and ends its
+    /// log saying what the restart does with it.
+    grace_over: CancellationToken,
+    grace: std::sync::OnceLock<std::time::Duration>,
 }
 
 /// How a call to [`Engine::drive`] ended.
@@ -108,8 +113,20 @@ impl Engine {
                     .user_agent(concat!("airless/", env!("CARGO_PKG_VERSION")))
                     .build()
                     .unwrap_or_default(),
+                grace_over: CancellationToken::new(),
+                grace: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// The shutdown grace (`grace`) ran out: the tries still running stop
+    /// now (a shell command's process group is killed and its output read
+    /// to the end) and each ends its log with what happens to it after the
+    /// restart. A remote job that outlives airless (Databricks) is left
+    /// running, to be resumed.
+    pub fn end_grace(&self, grace: std::time::Duration) {
+        let _ = self.inner.grace.set(grace);
+        self.inner.grace_over.cancel();
     }
 
     pub fn control(&self) -> &Control {

@@ -462,6 +462,17 @@ impl TryJob {
                 () = self.cancel.cancelled() => None,
             }
         };
+        if self.shutdown.is_cancelled() && !noop {
+            // airless is stopping: a try that was still waiting for a slot
+            // never starts; the restart starts it
+            return Ok(Finished {
+                task: self.task,
+                try_number: self.ti.try_number,
+                state: TaskState::Running,
+                output: None,
+                next_retry_at: None,
+            });
+        }
         let log_path = if noop {
             std::path::PathBuf::new()
         } else if self.resume && !self.ti.log_path.as_deref().unwrap_or_default().is_empty() {
@@ -546,7 +557,11 @@ impl TryJob {
             && err.kind == FailureKind::Detached
         {
             log.line(&err.message);
-            tracing::info!("{}", log.mask(&err.message));
+            if inner.grace_over.is_cancelled() {
+                tracing::warn!("{}", log.mask(&err.message));
+            } else {
+                tracing::info!("{}", log.mask(&err.message));
+            }
             return Ok(Finished {
                 task: self.task,
                 try_number,
@@ -670,17 +685,45 @@ impl TryJob {
         };
         let work = kinds::execute(&kind, &ctx);
         tokio::pin!(work);
-        let (Some(timeout), Some(deadline)) = (task.execution_timeout, deadline) else {
-            return work.await;
+        let timeout = task
+            .execution_timeout
+            .zip(deadline)
+            .map(|(timeout, deadline)| {
+                (
+                    timeout,
+                    (deadline - self.engine.now()).to_std().unwrap_or_default(),
+                )
+            });
+        let timed_out = async {
+            match timeout {
+                Some((_, left)) => tokio::time::sleep(left).await,
+                None => std::future::pending().await,
+            }
         };
-        let left = (deadline - self.engine.now()).to_std().unwrap_or_default();
         tokio::select! {
             result = &mut work => result,
-            () = tokio::time::sleep(left) => {
-                log.line(&format!("execution_timeout of {}s reached: stopping the task", timeout.as_secs()));
+            () = timed_out => {
+                let secs = timeout.map(|(t, _)| t).unwrap_or_default();
+                log.line(&format!("execution_timeout of {}s reached: stopping the task", secs.as_secs()));
                 try_cancel.cancel();
                 let _ = work.await;
-                Err(kinds::TaskError::timed_out(format!("timed out after {}s (execution_timeout)", timeout.as_secs_f64())))
+                Err(kinds::TaskError::timed_out(format!("timed out after {}s (execution_timeout)", secs.as_secs_f64())))
+            }
+            () = inner.grace_over.cancelled() => {
+                let resumable = task.kind.resumable();
+                if !resumable {
+                    // stopped as a cancel stops it: a shell command's group
+                    // is killed and every line it wrote reaches the log
+                    try_cancel.cancel();
+                    let _ = work.await;
+                }
+                let grace = inner.grace.get().copied().unwrap_or_default();
+                Err(kinds::TaskError::detached(recovery::grace_ran_out(
+                    grace,
+                    resumable,
+                    try_number,
+                    self.ti.max_tries,
+                )))
             }
         }
     }

@@ -17,6 +17,11 @@ use crate::dag::{ShellCommand, ShellSpec};
 /// How long a cancelled command gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
+/// How long a killed command's output is read for after the kill: what it
+/// wrote before is in the pipes; only a process that left the group can
+/// keep them open.
+const DRAIN_WAIT: Duration = Duration::from_secs(2);
+
 pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
     // The command waits at a gate until its process group is written down:
     // if airless dies before that, the gate's stdin closes and nothing of
@@ -106,6 +111,15 @@ pub async fn run(spec: &ShellSpec, ctx: &TaskContext) -> TaskResult {
         status = child.wait() => status.map_err(|err| TaskError::transient(format!("cannot wait for the command: {err}")))?,
         () = ctx.cancel.cancelled() => {
             kill_group(pgid, &mut child, ctx).await;
+            // every line written before the kill reaches the log first
+            let drained = async {
+                for handle in [stdout, stderr].into_iter().flatten() {
+                    let _ = handle.await;
+                }
+            };
+            if tokio::time::timeout(DRAIN_WAIT, drained).await.is_err() {
+                ctx.log.line("the command's output was still open after it was killed (a process that left its group?): the rest of it is not logged");
+            }
             return Err(TaskError::cancelled("the command was killed"));
         }
     };

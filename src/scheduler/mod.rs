@@ -54,11 +54,24 @@ pub async fn next_run(
     dag: &Dag,
     now: DateTime<Utc>,
 ) -> Result<Option<RunInfo>, StoreError> {
-    if dag.timetable.schedule.is_none() {
-        return Ok(None);
+    Ok(upcoming(reader, dag, now, 1).await?.into_iter().next())
+}
+
+/// The next `n` runs the scheduler will create for `dag`, read from the
+/// store's newest scheduled run. Every view of "the next run" (`dags
+/// list`, `dags next-runs`, the API's `next_dagrun*`, the web UI) comes
+/// from here, so none can disagree with [`Scheduler::create_due_runs`].
+pub async fn upcoming(
+    reader: &crate::store::Reader,
+    dag: &Dag,
+    now: DateTime<Utc>,
+    n: usize,
+) -> Result<Vec<RunInfo>, StoreError> {
+    if dag.timetable.schedule.is_none() || n == 0 {
+        return Ok(Vec::new());
     }
     let last = reader.last_scheduled_interval(&dag.dag_id).await?;
-    Ok(next_run_after(dag, last, now))
+    Ok(upcoming_after(dag, last, now, n))
 }
 
 /// The next run the scheduler will create for `dag` after the scheduled
@@ -68,9 +81,26 @@ pub fn next_run_after(
     last: Option<(DateTime<Utc>, DateTime<Utc>)>,
     now: DateTime<Utc>,
 ) -> Option<RunInfo> {
-    dag.timetable.schedule.as_ref()?;
+    upcoming_after(dag, last, now, 1).into_iter().next()
+}
+
+/// The next `n` runs the scheduler will create for `dag` after the
+/// scheduled run whose data interval was `last`, in the order it creates
+/// them: the one that starts next first. Its `run_after` (for an interval
+/// timetable the data interval's end) may have passed: the run is due and
+/// is created on the scheduler's next pass over an unpaused DAG (without
+/// catchup, that is the latest complete interval).
+pub fn upcoming_after(
+    dag: &Dag,
+    last: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+    n: usize,
+) -> Vec<RunInfo> {
+    if dag.timetable.schedule.is_none() {
+        return Vec::new();
+    }
     let last = last.map(|(start, end)| DataInterval { start, end });
-    dag.timetable.next_run_info(last, now)
+    dag.timetable.upcoming(last, now, n)
 }
 
 #[derive(Debug, Clone)]

@@ -226,23 +226,19 @@ pub async fn page(
         svg::draw(&dag, &states)
     };
 
-    let next_runs = match crate::scheduler::next_run(reader, &dag, now).await? {
-        Some(first) => dag
-            .timetable
-            .next_runs(first.logical_date, 10)
-            .into_iter()
-            .map(|info| NextRun {
-                logical_date: view::time(info.logical_date),
-                run_after: view::time(info.run_after),
-                interval: format!(
-                    "{} → {}",
-                    view::time(info.data_interval.start),
-                    view::time(info.data_interval.end)
-                ),
-            })
-            .collect(),
-        None => Vec::new(),
-    };
+    let next_runs = crate::scheduler::upcoming(reader, &dag, now, 10)
+        .await?
+        .into_iter()
+        .map(|info| NextRun {
+            logical_date: view::time(info.logical_date),
+            run_after: view::time(info.run_after),
+            interval: format!(
+                "{} → {}",
+                view::time(info.data_interval.start),
+                view::time(info.data_interval.end)
+            ),
+        })
+        .collect();
 
     // the history, filtered
     let states: Vec<RunState> = match query.state.as_deref().map(str::trim) {
