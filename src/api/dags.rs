@@ -2,6 +2,7 @@
 //! `/api/v1/dagWarnings`: what the last load of the DAG folder found.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
@@ -39,27 +40,10 @@ pub async fn list(
         )));
     }
 
-    let bag = state.dags.snapshot();
-    let mut rows: BTreeMap<DagId, DagRecord> = state
-        .reader()
-        .dags()
-        .await?
-        .into_iter()
-        .map(|row| (row.dag_id.clone(), row))
-        .collect();
-    let mut ids: Vec<DagId> = bag.dags.keys().cloned().collect();
-    if !only_active {
-        ids.extend(
-            rows.keys()
-                .filter(|id| !bag.dags.contains_key(*id))
-                .cloned(),
-        );
-        ids.sort();
-    }
+    let (bag, listed) = listed_dags(&state, only_active).await?;
     let mut dags = Vec::new();
-    for dag_id in ids {
+    for (dag_id, row) in listed {
         let dag = bag.dags.get(&dag_id).map(|d| d.as_ref());
-        let row = rows.remove(&dag_id);
         let json = dag_json(&state, &dag_id, dag, row.as_ref(), &bag).await?;
         let keep = paused.is_none_or(|p| p == json.is_paused)
             && pattern
@@ -71,19 +55,65 @@ pub async fn list(
             dags.push(json);
         }
     }
-    if descending {
-        dags.reverse();
-    }
-    let total_entries = dags.len();
-    let dags = dags
-        .into_iter()
-        .skip(offset as usize)
-        .take(limit as usize)
-        .collect();
+    let (dags, total_entries) = page_of(dags, descending, offset, limit);
     Ok(Json(DagCollection {
         dags,
         total_entries,
     }))
+}
+
+/// What a DAG list shows, by `dag_id`: every loaded DAG and, unless
+/// `loaded_only`, the DAGs only the database remembers; each with its row
+/// (v1 and v2 alike).
+pub(super) async fn listed_dags(
+    state: &AppState,
+    loaded_only: bool,
+) -> Result<(Arc<DagBag>, Vec<(DagId, Option<DagRecord>)>), crate::store::StoreError> {
+    let bag = state.dags.snapshot();
+    let mut rows: BTreeMap<DagId, DagRecord> = state
+        .reader()
+        .dags()
+        .await?
+        .into_iter()
+        .map(|row| (row.dag_id.clone(), row))
+        .collect();
+    let mut ids: Vec<DagId> = bag.dags.keys().cloned().collect();
+    if !loaded_only {
+        ids.extend(
+            rows.keys()
+                .filter(|id| !bag.dags.contains_key(*id))
+                .cloned(),
+        );
+        ids.sort();
+    }
+    let listed = ids
+        .into_iter()
+        .map(|dag_id| {
+            let row = rows.remove(&dag_id);
+            (dag_id, row)
+        })
+        .collect();
+    Ok((bag, listed))
+}
+
+/// One page of `items` (reversed first for a descending order), and how
+/// many there are in all.
+pub(super) fn page_of<T>(
+    mut items: Vec<T>,
+    descending: bool,
+    offset: i64,
+    limit: i64,
+) -> (Vec<T>, usize) {
+    if descending {
+        items.reverse();
+    }
+    let total = items.len();
+    let page = items
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(0))
+        .take(usize::try_from(limit).unwrap_or(0))
+        .collect();
+    (page, total)
 }
 
 /// `GET /api/v1/dags/{dag_id}`

@@ -1,8 +1,6 @@
 //! `/api/v2/dags` (list, get, pause/unpause), `/api/v2/importErrors`: the
 //! v1 logic's results in Airflow 3's shapes.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
@@ -72,27 +70,10 @@ pub async fn list(
         .map(|p| p.to_lowercase().replace('%', ""));
     let tags = params.all("tags");
 
-    let bag = state.dags.snapshot();
-    let mut rows: BTreeMap<DagId, DagRecord> = state
-        .reader()
-        .dags()
-        .await?
-        .into_iter()
-        .map(|row| (row.dag_id.clone(), row))
-        .collect();
-    let mut ids: Vec<DagId> = bag.dags.keys().cloned().collect();
-    if !exclude_stale {
-        ids.extend(
-            rows.keys()
-                .filter(|id| !bag.dags.contains_key(*id))
-                .cloned(),
-        );
-        ids.sort();
-    }
+    let (bag, listed) = crate::api::dags::listed_dags(&state, exclude_stale).await?;
     let mut dags = Vec::new();
-    for dag_id in ids {
+    for (dag_id, row) in listed {
         let dag = bag.dags.get(&dag_id).map(|d| d.as_ref());
-        let row = rows.remove(&dag_id);
         let json = dag_response(&state, &dag_id, dag, row.as_ref(), &bag).await?;
         let keep = paused.is_none_or(|p| p == json.is_paused)
             && pattern
@@ -103,15 +84,7 @@ pub async fn list(
             dags.push(json);
         }
     }
-    if descending {
-        dags.reverse();
-    }
-    let total_entries = dags.len();
-    let dags = dags
-        .into_iter()
-        .skip(offset as usize)
-        .take(limit as usize)
-        .collect();
+    let (dags, total_entries) = crate::api::dags::page_of(dags, descending, offset, limit);
     Ok(Json(DagCollection {
         dags,
         total_entries,
