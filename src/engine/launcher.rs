@@ -146,7 +146,16 @@ impl Launcher {
         self.tracker.spawn(async move {
             match engine.drive(dag, dag_run_id, cancel, shutdown).await {
                 Ok(DriveOutcome::Finished(_)) | Ok(DriveOutcome::Interrupted) => {}
-                Err(err) => tracing::error!(dag_run_id, "driving the run failed: {err:#}"),
+                Err(err) => {
+                    if lost_lease(&engine, dag_run_id).await {
+                        tracing::warn!(
+                            dag_run_id,
+                            "the run was taken elsewhere while this process was stopped or cut off: its write was refused ({err}); it is no longer driven here"
+                        );
+                    } else {
+                        tracing::error!(dag_run_id, "driving the run failed: {err:#}");
+                    }
+                }
             }
             if let Ok(mut active) = active.lock() {
                 active.remove(&dag_run_id);
@@ -237,5 +246,15 @@ impl Launcher {
             );
         }
         false
+    }
+}
+
+/// Whether run `dag_run_id` is now held by another owner: a write refused
+/// by its fence, not a failure of this process.
+async fn lost_lease(engine: &Engine, dag_run_id: i64) -> bool {
+    let me = &engine.control().owner().id;
+    match engine.reader().dag_run(dag_run_id).await {
+        Ok(run) => run.lease.is_some_and(|lease| &lease.owner != me),
+        Err(_) => false,
     }
 }

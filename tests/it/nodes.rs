@@ -535,7 +535,7 @@ async fn a_node_stopped_past_its_lease_cannot_write_to_the_run_it_lost() {
     // fenced write of the try's end was refused
     assert!(
         log.contains("the run was failed or taken elsewhere")
-            || log.contains("is no longer running: another writer changed it"),
+            || log.contains("the run was taken elsewhere while this process was stopped"),
         "the resumed node says it lost the run: {log}"
     );
 }
