@@ -5,14 +5,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, anyhow, bail};
-use chrono::{DateTime, SecondsFormat, Utc};
+use anyhow::{anyhow, bail};
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::{DagsCommand, GraphFormat, table};
+use super::folder::{find_dag, load_bag};
+use super::table::{self, LIST_COLUMNS, iso};
+use super::{DagsCommand, GraphFormat};
 use crate::config::Config;
+use crate::dag::Dag;
 use crate::dag::validate::parse_date;
-use crate::dag::{Dag, DagBag};
 use crate::engine::template::{TemplateContext, TemplateVars, secret_values};
 use crate::engine::{
     Control, ControlError, DriveOutcome, Engine, EngineSettings, RunRequest, default_run_id,
@@ -59,57 +61,6 @@ pub async fn run(
 /// Pause and unpause go to the daemon; `cli::run` routes them there.
 fn unreachable_remote() -> anyhow::Result<i32> {
     Err(anyhow!("pause and unpause talk to the running daemon"))
-}
-
-pub(super) fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-}
-
-/// An API timestamp as [`iso`] writes it (`-` for none), so `dags list`
-/// reads the same whether the daemon answers or not.
-pub(super) fn iso_text(value: &serde_json::Value) -> String {
-    match value.as_str() {
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map(|t| iso(t.with_timezone(&Utc)))
-            .unwrap_or_else(|_| text.to_string()),
-        None => "-".to_string(),
-    }
-}
-
-fn load_bag(folder: &Path) -> anyhow::Result<DagBag> {
-    if !folder.is_dir() {
-        bail!(
-            "the DAG folder {} does not exist: run this where it is, or set `dags_folder` in airless.toml (or --config FILE), or AIRLESS_DAGS_FOLDER",
-            folder.display()
-        );
-    }
-    DagBag::load(folder).with_context(|| format!("cannot read the DAG folder {}", folder.display()))
-}
-
-/// The DAG `dag_id` from the DAG folder, or an error that says why not.
-pub(super) fn find_dag(config: &Config, dag_id: &str) -> anyhow::Result<Arc<Dag>> {
-    let bag = load_bag(&config.dags_folder)?;
-    if let Some(dag) = bag.dags.get(dag_id) {
-        return Ok(dag.clone());
-    }
-    let mut message = format!("no DAG `{dag_id}` in {}", config.dags_folder.display());
-    let broken: Vec<String> = bag.errors().map(ToString::to_string).collect();
-    if !broken.is_empty() {
-        message.push_str(&format!(
-            "; these files failed to load:\n  {}",
-            broken.join("\n  ")
-        ));
-    } else if !bag.dags.is_empty() {
-        message.push_str(&format!(
-            " (it has: {})",
-            bag.dags
-                .keys()
-                .map(|d| d.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    Err(super::NotFound(message).into())
 }
 
 /// The state database for reading, if there is one (this never creates or
@@ -173,12 +124,6 @@ async fn next_runs(
     }
     Ok(0)
 }
-
-/// The columns of `dags list`, whether the daemon answers or not: the next
-/// run is the one the scheduler creates next (its logical date), and when
-/// it starts.
-pub(super) const LIST_COLUMNS: [&str; 6] =
-    ["dag_id", "schedule", "next run", "starts", "paused", "file"];
 
 async fn list(config: &Config) -> anyhow::Result<i32> {
     let bag = load_bag(&config.dags_folder)?;

@@ -4,6 +4,7 @@
 
 mod dags;
 mod db;
+mod folder;
 mod notify;
 pub mod port;
 mod remote;

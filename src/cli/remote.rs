@@ -524,8 +524,8 @@ impl Client {
                 rows.push(vec![
                     dag["dag_id"].as_str().unwrap_or("?").to_string(),
                     schedule,
-                    super::dags::iso_text(&dag["next_dagrun"]),
-                    super::dags::iso_text(&dag["next_dagrun_create_after"]),
+                    table::iso_text(&dag["next_dagrun"]),
+                    table::iso_text(&dag["next_dagrun_create_after"]),
                     if dag["is_paused"].as_bool().unwrap_or(false) {
                         "yes"
                     } else {
@@ -541,7 +541,7 @@ impl Client {
                 break;
             }
         }
-        print!("{}", table::render(&super::dags::LIST_COLUMNS, &rows));
+        print!("{}", table::render(&table::LIST_COLUMNS, &rows));
         let errors = self
             .call(reqwest::Method::GET, "/importErrors?limit=1000", None)
             .await?;
@@ -606,7 +606,7 @@ pub async fn backfill(
     to: &str,
     options: BackfillOptions,
 ) -> anyhow::Result<i32> {
-    let dag = super::dags::find_dag(config, dag_id)?;
+    let dag = super::folder::find_dag(config, dag_id)?;
     let tz = dag.timetable.timezone;
     let from = parse_date(from, tz).map_err(|e| anyhow!("--from: {e}"))?;
     let to = parse_date(to, tz).map_err(|e| anyhow!("--to: {e}"))?;
@@ -618,7 +618,7 @@ pub async fn backfill(
             "DAG `{dag_id}` has no schedule, so it has no intervals to backfill; trigger it instead"
         );
     }
-    let iso = super::dags::iso;
+    let iso = table::iso;
     if let Some(start) = dag.timetable.start_date
         && from < start
     {

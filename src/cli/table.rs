@@ -1,4 +1,28 @@
-//! Plain-text tables for the terminal.
+//! Plain-text tables for the terminal, and how their cells show instants.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// The columns of `dags list`, whether the daemon answers or not: the next
+/// run is the one the scheduler creates next (its logical date), and when
+/// it starts.
+pub(super) const LIST_COLUMNS: [&str; 6] =
+    ["dag_id", "schedule", "next run", "starts", "paused", "file"];
+
+/// An instant as the tables show it (RFC 3339, UTC, `Z`).
+pub(super) fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// An API timestamp as [`iso`] writes it (`-` for none), so `dags list`
+/// reads the same whether the daemon answers or not.
+pub(super) fn iso_text(value: &serde_json::Value) -> String {
+    match value.as_str() {
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|t| iso(t.with_timezone(&Utc)))
+            .unwrap_or_else(|_| text.to_string()),
+        None => "-".to_string(),
+    }
+}
 
 /// Left-aligned columns separated by two spaces.
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
