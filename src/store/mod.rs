@@ -18,6 +18,8 @@
 //! # }
 //! ```
 
+mod cas;
+mod cleaning;
 mod copy;
 mod location;
 mod postgres;

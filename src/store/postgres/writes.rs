@@ -7,28 +7,10 @@ use chrono::{DateTime, Utc};
 
 use super::PgStore;
 use crate::model::{DagId, DagRun, Lease, Owner, ProcessGroup, RunState, TaskInstance, TaskState};
+use crate::store::cas::{expect_one, running_try};
+use crate::store::cleaning::clean_sql;
 use crate::store::records::Rec;
 use crate::store::{Cleaned, Fence, NewDagRun, NewDagVersion, StateWrite, StoreError, TryEnd};
-
-/// A write to a running try changed exactly one row, or the try moved on.
-fn running_try(rows: u64, ti_id: i64, try_number: u32) -> Result<(), StoreError> {
-    expect_one(
-        rows,
-        || format!("TaskInstance #{ti_id} try {try_number}"),
-        "running",
-    )
-}
-
-fn expect_one(rows: u64, what: impl FnOnce() -> String, expected: &str) -> Result<(), StoreError> {
-    if rows == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict {
-            what: what(),
-            expected: expected.to_string(),
-        })
-    }
-}
 
 // Task-instance writes by a driver are fenced by its run's lease: the
 // statement changes nothing unless the run is still held by `fence` (a
@@ -65,17 +47,6 @@ fn finish_try_sql() -> String {
            AND ($8::text IS NULL OR {FENCED} = $8)"
     )
 }
-
-// `db clean`'s rows, $1 being the cut-off: finished runs that ended (or,
-// never started, were queued) before it, except each DAG's newest scheduled
-// run, which its timetable continues from
-const CLEANED_RUNS: &str = "SELECT id FROM dag_runs r
-    WHERE r.state IN ('success', 'failed') AND COALESCE(r.end_date, r.queued_at) < $1
-      AND NOT (r.run_type = 'scheduled' AND r.logical_date =
-               (SELECT MAX(s.logical_date) FROM dag_runs s WHERE s.dag_id = r.dag_id AND s.run_type = 'scheduled'))";
-const CLEANED_ALERTS: &str = "status IN ('delivered', 'failed') AND created_at < $1";
-const CLEANED_OWNERS: &str = "stopped_at IS NOT NULL AND stopped_at < $1
-    AND id NOT IN (SELECT owner_id FROM scheduler_lock)";
 
 #[async_trait::async_trait]
 impl StateWrite for PgStore {
@@ -701,49 +672,25 @@ impl StateWrite for PgStore {
     }
 
     async fn clean(&self, before: DateTime<Utc>, dry_run: bool) -> Result<Cleaned, StoreError> {
+        let sql = clean_sql("$1");
         let mut tx = self.pool.begin().await?;
-        let count =
-            |sql: String| sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(before);
-        let mut cleaned = Cleaned {
-            dag_runs: count(format!("SELECT COUNT(*) FROM dag_runs WHERE id IN ({CLEANED_RUNS})"))
+        let mut counts = [0; 5];
+        for (count, query) in counts.iter_mut().zip(&sql.counts) {
+            *count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(query.as_str()))
+                .bind(before)
                 .fetch_one(&mut *tx)
-                .await?,
-            task_instances: count(format!(
-                "SELECT COUNT(*) FROM task_instances WHERE dag_run_id IN ({CLEANED_RUNS})"
-            ))
-            .fetch_one(&mut *tx)
-            .await?,
-            task_tries: count(format!(
-                "SELECT COUNT(*) FROM task_tries t JOIN task_instances ti ON ti.id = t.task_instance_id
-                 WHERE ti.dag_run_id IN ({CLEANED_RUNS})"
-            ))
-            .fetch_one(&mut *tx)
-            .await?,
-            alerts: count(format!("SELECT COUNT(*) FROM alerts WHERE {CLEANED_ALERTS}"))
-                .fetch_one(&mut *tx)
-                .await?,
-            owners: count(format!("SELECT COUNT(*) FROM owners WHERE {CLEANED_OWNERS}"))
-                .fetch_one(&mut *tx)
-                .await?,
-            log_paths: Vec::new(),
-        };
+                .await?;
+        }
+        let mut cleaned = Cleaned::counted(counts);
         if dry_run {
             return Ok(cleaned);
         }
-        cleaned.log_paths = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT t.log_path FROM task_tries t JOIN task_instances ti ON ti.id = t.task_instance_id
-             WHERE ti.dag_run_id IN ({CLEANED_RUNS}) AND t.log_path <> '' ORDER BY t.id"
-        )))
-        .bind(before)
-        .fetch_all(&mut *tx)
-        .await?;
-        // task instances and tries go with their runs (ON DELETE CASCADE)
-        for sql in [
-            format!("DELETE FROM dag_runs WHERE id IN ({CLEANED_RUNS})"),
-            format!("DELETE FROM alerts WHERE {CLEANED_ALERTS}"),
-            format!("DELETE FROM owners WHERE {CLEANED_OWNERS}"),
-        ] {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
+        cleaned.log_paths = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.log_paths.as_str()))
+            .bind(before)
+            .fetch_all(&mut *tx)
+            .await?;
+        for query in &sql.deletes {
+            sqlx::query(sqlx::AssertSqlSafe(query.as_str()))
                 .bind(before)
                 .execute(&mut *tx)
                 .await?;
